@@ -1,0 +1,126 @@
+"""One DLF layer: RLI (low-order, high-order and implicit streams plus a gated residual)
+followed by NAF fusion."""
+
+from typing import List
+
+import torch
+from torch import nn
+
+from torchrec_dlf.modules.factorized_interaction import FactorizedInteractionBlock
+from torchrec_dlf.modules.gated_residual import GatedResidual
+from torchrec_dlf.modules.stream_fusion import ConcatFusion, NetworkAwareAttentionFusion
+from torchrec_dlf.modules.token_mixing import TokenMixingBlock
+
+FUSION_TYPES = ("attention", "concat")
+
+
+class DLFLayer(nn.Module):
+    """
+    One layer of DLF (Wang et al., SIGIR 2025). From E^(l) (B x n_l x D) and the layer-1
+    tokens E^(1) (B x n_1 x D) it computes
+
+    * ``low_order`` (alpha): factorised interaction of E^(1) with E^(l), re-injecting the
+      raw embeddings at every depth (``low_order=False`` removes it);
+    * ``high_order`` (beta): factorised interaction of E^(l) with itself;
+    * ``implicit`` (gamma): token mixing of E^(l);
+    * ``fusion``: NAF attention over the streams (``fusion="attention"``) or plain
+      concatenation (``fusion="concat"``);
+    * ``residual``: gated (or plain) residual of E^(l), projected to n_(l+1) tokens;
+
+    and returns ``E^(l+1) = LayerNorm_D(fused + residual)`` with
+    n_(l+1) = (3 or 2 streams) * tokens_per_block.
+
+    Args:
+        num_input_tokens (int): n_l.
+        num_base_tokens (int): n_1.
+        embedding_dim (int): D.
+        tokens_per_block (int): tokens produced by each stream.
+        rank (int): rank R of the factorised blocks.
+        block_mlp_width (int): hidden width of the block MLPs.
+        num_heads (int): NAF attention heads.
+        dropout (float): dropout in block MLPs and attention.
+        low_order (bool): keep the alpha (low-order) stream.
+        fusion (str): "attention" (NAF) or "concat".
+        gate (bool): gate the residual.
+        implicit_activation (bool): bias + ReLU in the gamma stream.
+
+    Example::
+
+        layer = DLFLayer(num_input_tokens=10, num_base_tokens=10, embedding_dim=16)
+        e1 = torch.rand(8, 10, 16)
+        e2 = layer(e1, e1)  # 8 x 48 x 16
+    """
+
+    low_order_enabled: torch.jit.Final[bool]
+
+    def __init__(
+        self,
+        num_input_tokens: int,
+        num_base_tokens: int,
+        embedding_dim: int,
+        tokens_per_block: int = 16,
+        rank: int = 24,
+        block_mlp_width: int = 512,
+        num_heads: int = 2,
+        dropout: float = 0.0,
+        low_order: bool = True,
+        fusion: str = "attention",
+        gate: bool = True,
+        implicit_activation: bool = True,
+    ) -> None:
+        super().__init__()
+        if fusion not in FUSION_TYPES:
+            raise ValueError(f"fusion must be one of {FUSION_TYPES}, got {fusion!r}")
+        self.low_order_enabled = low_order
+        num_streams = 3 if low_order else 2
+        self.num_output_tokens: int = num_streams * tokens_per_block
+        if low_order:
+            self.low_order = FactorizedInteractionBlock(
+                num_base_tokens,
+                num_input_tokens,
+                embedding_dim,
+                rank,
+                tokens_per_block,
+                block_mlp_width,
+                dropout,
+            )
+        self.high_order = FactorizedInteractionBlock(
+            num_input_tokens,
+            num_input_tokens,
+            embedding_dim,
+            rank,
+            tokens_per_block,
+            block_mlp_width,
+            dropout,
+        )
+        self.implicit = TokenMixingBlock(
+            num_input_tokens, tokens_per_block, embedding_dim, implicit_activation
+        )
+        self.fusion: nn.Module = (
+            NetworkAwareAttentionFusion(
+                [tokens_per_block] * num_streams, embedding_dim, num_heads, dropout
+            )
+            if fusion == "attention"
+            else ConcatFusion()
+        )
+        self.residual = GatedResidual(
+            num_input_tokens, self.num_output_tokens, embedding_dim, gate
+        )
+        self.norm = nn.LayerNorm(embedding_dim)
+
+    def forward(self, tokens: torch.Tensor, base_tokens: torch.Tensor) -> torch.Tensor:
+        """
+        Args:
+            tokens (torch.Tensor): E^(l), B x n_l x D.
+            base_tokens (torch.Tensor): E^(1), B x n_1 x D.
+
+        Returns:
+            torch.Tensor: E^(l+1), B x n_(l+1) x D.
+        """
+        streams: List[torch.Tensor] = []
+        if self.low_order_enabled:
+            streams.append(self.low_order(base_tokens, tokens))
+        streams.append(self.high_order(tokens, tokens))
+        streams.append(self.implicit(tokens))
+        fused = self.fusion(streams)
+        return self.norm(fused + self.residual(tokens))
