@@ -1,0 +1,219 @@
+"""Writes a prepared dataset (Parquet splits + metadata) so that it appears atomically."""
+
+import os
+import shutil
+import uuid
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from torchrec_dlf.data.metadata import DatasetMetadata, LABEL_COLUMN, SplitInfo
+
+DEFAULT_ROW_GROUP_ROWS = 16384
+DEFAULT_FILE_ROWS = 2_000_000
+
+
+class _SplitWriter:
+    def __init__(
+        self,
+        root: str,
+        split: str,
+        schema: pa.Schema,
+        row_group_rows: int,
+        file_rows: int,
+    ) -> None:
+        self._root = root
+        self._split = split
+        self._schema = schema
+        self._row_group_rows = row_group_rows
+        self._file_rows = file_rows
+        self._writer: Optional[pq.ParquetWriter] = None
+        self._rows_in_file = 0
+        self._pending: List[pa.Table] = []
+        self._pending_rows = 0
+        self.files: List[str] = []
+        self.rows = 0
+        self.positives = 0
+        os.makedirs(os.path.join(root, split), exist_ok=True)
+
+    def write(self, table: pa.Table) -> None:
+        self.rows += table.num_rows
+        self.positives += int(pc.sum(table.column(LABEL_COLUMN)).as_py() or 0)
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+        while self._pending_rows >= self._row_group_rows:
+            self._flush(self._row_group_rows)
+
+    def _flush(self, rows: int) -> None:
+        merged = pa.concat_tables(self._pending).combine_chunks()
+        head, tail = merged.slice(0, rows), merged.slice(rows)
+        self._pending = [tail] if tail.num_rows else []
+        self._pending_rows = tail.num_rows
+        if self._writer is None or self._rows_in_file >= self._file_rows:
+            self._open_next_file()
+        assert self._writer is not None
+        self._writer.write_table(head, row_group_size=rows)
+        self._rows_in_file += rows
+
+    def _open_next_file(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        rel = os.path.join(self._split, f"part-{len(self.files):05d}.parquet")
+        self._writer = pq.ParquetWriter(os.path.join(self._root, rel), self._schema)
+        self._rows_in_file = 0
+        self.files.append(rel)
+
+    def close(self) -> SplitInfo:
+        if self._pending_rows:
+            self._flush(self._pending_rows)
+        if self._writer is None:
+            # An empty split still gets a (row-less) file, so readers see the schema.
+            self._open_next_file()
+        assert self._writer is not None
+        self._writer.close()
+        return SplitInfo(files=self.files, rows=self.rows, positives=self.positives)
+
+
+class PreparedDatasetWriter:
+    """
+    Writes the splits of a prepared dataset into a temporary directory beside
+    ``directory`` and moves it into place in `commit` only when every split is complete,
+    so an interrupted preparation never leaves a half-written dataset behind and
+    re-running over an existing output is safe.
+
+    Args:
+        directory (str): final dataset directory.
+        name (str): dataset name recorded in the metadata.
+        numeric (List[str]): numeric field names.
+        categorical (List[str]): categorical field names.
+        row_group_rows (int): rows per Parquet row group (the loader's shuffle unit).
+        file_rows (int): rows per Parquet file.
+
+    Example::
+
+        with PreparedDatasetWriter("out", "toy", ["I1"], ["C1"]) as w:
+            w.write("train", labels, numeric, categorical)
+            w.commit(vocab_sizes={"C1": 10})
+    """
+
+    def __init__(
+        self,
+        directory: str,
+        name: str,
+        numeric: List[str],
+        categorical: List[str],
+        row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
+        file_rows: int = DEFAULT_FILE_ROWS,
+    ) -> None:
+        self.directory = os.path.abspath(directory)
+        self._name = name
+        self._numeric = list(numeric)
+        self._categorical = list(categorical)
+        self._row_group_rows = row_group_rows
+        self._file_rows = file_rows
+        parent = os.path.dirname(self.directory)
+        os.makedirs(parent, exist_ok=True)
+        self._tmp = os.path.join(
+            parent, f".{os.path.basename(self.directory)}.tmp-{uuid.uuid4().hex[:8]}"
+        )
+        os.makedirs(self._tmp)
+        self._schema = pa.schema(
+            [pa.field(LABEL_COLUMN, pa.int8())]
+            + [pa.field(n, pa.float32()) for n in self._numeric]
+            + [pa.field(c, pa.int32()) for c in self._categorical]
+        )
+        self._splits: Dict[str, _SplitWriter] = {}
+        self._committed = False
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self._schema
+
+    def write(
+        self,
+        split: str,
+        labels: np.ndarray,
+        numeric: np.ndarray,
+        categorical: np.ndarray,
+    ) -> None:
+        """
+        Appends rows to a split.
+
+        Args:
+            split (str): split name.
+            labels (np.ndarray): n, values 0/1.
+            numeric (np.ndarray): n x N float32.
+            categorical (np.ndarray): n x F ids, already in [0, vocab_size).
+        """
+        n = labels.shape[0]
+        if numeric.shape != (n, len(self._numeric)) or categorical.shape != (
+            n,
+            len(self._categorical),
+        ):
+            raise ValueError(
+                f"shape mismatch: labels {labels.shape}, numeric {numeric.shape}, "
+                f"categorical {categorical.shape} for {len(self._numeric)} numeric and "
+                f"{len(self._categorical)} categorical fields"
+            )
+        arrays = [pa.array(labels.astype(np.int8, copy=False))]
+        arrays += [
+            pa.array(numeric[:, j].astype(np.float32, copy=False))
+            for j in range(numeric.shape[1])
+        ]
+        arrays += [
+            pa.array(categorical[:, j].astype(np.int32, copy=False))
+            for j in range(categorical.shape[1])
+        ]
+        self.write_table(split, pa.Table.from_arrays(arrays, schema=self._schema))
+
+    def write_table(self, split: str, table: pa.Table) -> None:
+        """Appends a table that already has this dataset's schema."""
+        if split not in self._splits:
+            self._splits[split] = _SplitWriter(
+                self._tmp, split, self._schema, self._row_group_rows, self._file_rows
+            )
+        self._splits[split].write(table)
+
+    def commit(
+        self,
+        vocab_sizes: Dict[str, int],
+        source: Optional[Dict[str, Any]] = None,
+        options: Optional[Dict[str, Any]] = None,
+    ) -> DatasetMetadata:
+        """Closes all splits, writes the metadata and moves the dataset into place."""
+        splits = {name: w.close() for name, w in self._splits.items()}
+        meta = DatasetMetadata(
+            name=self._name,
+            numeric=self._numeric,
+            categorical=self._categorical,
+            vocab_sizes={c: int(vocab_sizes[c]) for c in self._categorical},
+            splits=splits,
+            source=source or {},
+            options=options or {},
+        )
+        meta.write(self._tmp)
+        old = None
+        if os.path.exists(self.directory):
+            old = self._tmp + ".old"
+            os.rename(self.directory, old)
+        os.rename(self._tmp, self.directory)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        self._committed = True
+        return meta
+
+    def abort(self) -> None:
+        for w in self._splits.values():
+            if w._writer is not None:
+                w._writer.close()
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def __enter__(self) -> "PreparedDatasetWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._committed:
+            self.abort()

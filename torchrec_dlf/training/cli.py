@@ -1,0 +1,147 @@
+"""Command-line interface of the training job (``launch/train.py``)."""
+
+import argparse
+import os
+from dataclasses import fields
+from typing import Any, Dict, List, Optional
+
+from torchrec_dlf.data.synthetic import ensure_synthetic_dataset, SyntheticConfig
+from torchrec_dlf.training.distributed import destroy_distributed, init_distributed
+from torchrec_dlf.training.model_factory import INTERACTION_TYPES, ModelConfig
+from torchrec_dlf.training.quiet import quiet_library_messages
+from torchrec_dlf.training.optimizers import DENSE_OPTIMIZERS, EMBEDDING_OPTIMIZERS
+from torchrec_dlf.training.trainer import Trainer, TrainConfig
+
+
+def _int_list(text: str) -> List[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from e
+
+
+def _on_off(text: str) -> bool:
+    if text not in ("on", "off"):
+        raise argparse.ArgumentTypeError(f"expected 'on' or 'off', got {text!r}")
+    return text == "on"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """
+    Flags follow TorchRec's dlrm_main where they overlap. None is an ambiguous prefix of
+    a torchrun option (``--nproc...``, ``--m...``), so the same flags pass through
+    ``torchx run dist.ddp ... -- <flags>`` unchanged.
+    """
+    m, t = ModelConfig(), TrainConfig()
+    p = argparse.ArgumentParser(
+        description="Train DLRM_DLF (or a TorchRec DLRM baseline) with DMP + FBGEMM.",
+        allow_abbrev=False,
+    )
+    data = p.add_argument_group("data")
+    data.add_argument(
+        "--dataset_dir",
+        default=None,
+        help="prepared dataset directory (datasets/); default: the embedded synthetic set",
+    )
+    data.add_argument("--cache_dir", default=None, help="where the synthetic set is cached")
+    data.add_argument("--synthetic_train_rows", type=int, default=SyntheticConfig.train_rows)
+    data.add_argument("--synthetic_eval_rows", type=int, default=SyntheticConfig.valid_rows)
+    data.add_argument("--synthetic_seed", type=int, default=SyntheticConfig.seed)
+
+    model = p.add_argument_group("model")
+    model.add_argument("--interaction_type", choices=INTERACTION_TYPES, default=m.interaction_type)
+    model.add_argument("--embedding_dim", type=int, default=m.embedding_dim)
+    model.add_argument("--dense_arch_layer_sizes", type=_int_list, default=None)
+    model.add_argument("--over_arch_layer_sizes", type=_int_list, default=m.over_arch_layer_sizes)
+    model.add_argument("--dcn_num_layers", type=int, default=m.dcn_num_layers)
+    model.add_argument("--dcn_low_rank_dim", type=int, default=m.dcn_low_rank_dim)
+    model.add_argument(
+        "--interaction_branch1_layer_sizes",
+        type=_int_list,
+        default=m.interaction_branch1_layer_sizes,
+    )
+    model.add_argument(
+        "--interaction_branch2_layer_sizes",
+        type=_int_list,
+        default=m.interaction_branch2_layer_sizes,
+    )
+    model.add_argument("--dlf_num_layers", type=int, default=m.dlf_num_layers)
+    model.add_argument("--dlf_tokens_per_block", type=int, default=m.dlf_tokens_per_block)
+    model.add_argument("--dlf_rank", type=int, default=m.dlf_rank)
+    model.add_argument("--dlf_block_mlp_width", type=int, default=m.dlf_block_mlp_width)
+    model.add_argument("--dlf_num_heads", type=int, default=m.dlf_num_heads)
+    model.add_argument("--dlf_dropout", type=float, default=m.dlf_dropout)
+    model.add_argument("--dlf_low_order", type=_on_off, default=m.dlf_low_order, metavar="{on,off}")
+    model.add_argument("--dlf_fusion", choices=("attention", "concat"), default=m.dlf_fusion)
+    model.add_argument("--dlf_gate", type=_on_off, default=m.dlf_gate, metavar="{on,off}")
+    model.add_argument(
+        "--dlf_implicit_activation",
+        type=_on_off,
+        default=m.dlf_implicit_activation,
+        metavar="{on,off}",
+    )
+    model.add_argument("--dense_embedding", choices=("mlp", "per_field"), default=m.dense_embedding)
+
+    train = p.add_argument_group("training")
+    train.add_argument("--epochs", type=int, default=t.epochs)
+    train.add_argument("--batch_size", type=int, default=t.batch_size)
+    train.add_argument("--test_batch_size", type=int, default=None)
+    train.add_argument("--learning_rate", type=float, default=t.learning_rate)
+    train.add_argument("--dense_optimizer", choices=sorted(DENSE_OPTIMIZERS), default=t.dense_optimizer)
+    train.add_argument(
+        "--embedding_optimizer", choices=sorted(EMBEDDING_OPTIMIZERS), default=t.embedding_optimizer
+    )
+    train.add_argument("--embedding_learning_rate", type=float, default=t.embedding_learning_rate)
+    train.add_argument("--embedding_weight_decay", type=float, default=t.embedding_weight_decay)
+    train.add_argument("--gradient_clip_norm", type=float, default=t.gradient_clip_norm)
+    train.add_argument("--early_stop_patience", type=int, default=t.early_stop_patience)
+    train.add_argument("--lr_decay_factor", type=float, default=t.lr_decay_factor)
+    train.add_argument("--validation_freq_within_epoch", type=int, default=None)
+    train.add_argument("--limit_train_batches", type=int, default=None)
+    train.add_argument("--limit_val_batches", type=int, default=None)
+    train.add_argument("--limit_test_batches", type=int, default=None)
+    train.add_argument("--shuffle_batches", type=_on_off, default=t.shuffle_batches, metavar="{on,off}")
+    train.add_argument("--drop_last", action="store_true")
+    train.add_argument("--shuffle_buffer_rows", type=int, default=t.shuffle_buffer_rows)
+    train.add_argument("--seed", type=int, default=t.seed)
+    train.add_argument("--print_progress", type=_on_off, default=t.print_progress, metavar="{on,off}")
+    train.add_argument("--print_sharding_plan", action="store_true")
+    train.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    train.add_argument("--output_dir", default=t.output_dir)
+    train.add_argument("--run_name", default=None)
+    train.add_argument("--verbose", action="store_true", help="keep library warnings")
+    return p
+
+
+def _pick(cls: Any, args: Dict[str, Any]) -> Any:
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in args.items() if k in names})
+
+
+def configs_from_args(args: argparse.Namespace) -> "tuple[ModelConfig, TrainConfig]":
+    values = vars(args)
+    return _pick(ModelConfig, values), _pick(TrainConfig, values)
+
+
+def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
+    args = build_parser().parse_args(argv)
+    if not args.verbose:
+        quiet_library_messages()
+    model_config, train_config = configs_from_args(args)
+    model_config.validate()
+    ctx = init_distributed(args.device)
+    try:
+        dataset_dir = args.dataset_dir
+        if dataset_dir is None:
+            synthetic = SyntheticConfig(
+                train_rows=args.synthetic_train_rows,
+                valid_rows=args.synthetic_eval_rows,
+                test_rows=args.synthetic_eval_rows,
+                seed=args.synthetic_seed,
+            )
+            dataset_dir = ensure_synthetic_dataset(synthetic, args.cache_dir)
+        if not os.path.isdir(dataset_dir):
+            raise SystemExit(f"--dataset_dir {dataset_dir}: no such directory")
+        return Trainer(model_config, train_config, dataset_dir, ctx).run()
+    finally:
+        destroy_distributed()

@@ -1,0 +1,170 @@
+"""Builds DLRM_DLF or one of TorchRec's DLRM baselines for a prepared dataset."""
+
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+import torch
+from torch import nn
+from torchrec.models.dlrm import DLRM, DLRM_DCN, DLRM_Projection, DLRMTrain
+from torchrec.modules.embedding_configs import EmbeddingBagConfig
+from torchrec.modules.embedding_modules import EmbeddingBagCollection
+
+from torchrec_dlf.data.metadata import DatasetMetadata
+from torchrec_dlf.dlrm_dlf import DLRM_DLF
+from torchrec_dlf.first_order import DLRM_FirstOrder
+
+INTERACTION_TYPES = ("dot", "dcn", "projection", "dlf", "lr")
+
+
+@dataclass
+class ModelConfig:
+    """
+    Model hyperparameters shared by all interaction types (names follow TorchRec's
+    dlrm_main where they overlap). ``dense_arch_layer_sizes`` defaults to
+    ``[256, embedding_dim]``.
+    """
+
+    interaction_type: str = "dlf"
+    embedding_dim: int = 16
+    dense_arch_layer_sizes: Optional[List[int]] = None
+    over_arch_layer_sizes: List[int] = field(default_factory=lambda: [512, 256, 1])
+    dcn_num_layers: int = 3
+    dcn_low_rank_dim: int = 64
+    interaction_branch1_layer_sizes: List[int] = field(default_factory=lambda: [256, 128])
+    interaction_branch2_layer_sizes: List[int] = field(default_factory=lambda: [256, 128])
+    dlf_num_layers: int = 3
+    dlf_tokens_per_block: int = 16
+    dlf_rank: int = 24
+    dlf_block_mlp_width: int = 512
+    dlf_num_heads: int = 2
+    dlf_dropout: float = 0.0
+    dlf_low_order: bool = True
+    dlf_fusion: str = "attention"
+    dlf_gate: bool = True
+    dlf_implicit_activation: bool = True
+    dense_embedding: str = "mlp"
+
+    def resolved_dense_arch_layer_sizes(self) -> List[int]:
+        if self.dense_arch_layer_sizes is None:
+            return [256, self.embedding_dim]
+        return list(self.dense_arch_layer_sizes)
+
+    def validate(self) -> None:
+        if self.interaction_type not in INTERACTION_TYPES:
+            raise ValueError(
+                f"interaction_type must be one of {INTERACTION_TYPES}, "
+                f"got {self.interaction_type!r}"
+            )
+        if self.embedding_dim % 4 != 0:
+            raise ValueError(
+                f"embedding_dim must be a multiple of 4 for FBGEMM's fused kernels, "
+                f"got {self.embedding_dim}"
+            )
+        dense = self.resolved_dense_arch_layer_sizes()
+        if dense[-1] != self.embedding_dim:
+            raise ValueError(
+                f"dense_arch_layer_sizes must end with embedding_dim "
+                f"({self.embedding_dim}), got {dense}"
+            )
+        if self.over_arch_layer_sizes[-1] != 1:
+            raise ValueError(
+                f"over_arch_layer_sizes must end with 1 (one logit), got "
+                f"{self.over_arch_layer_sizes}"
+            )
+
+
+def embedding_bag_configs(
+    metadata: DatasetMetadata, embedding_dim: int
+) -> List[EmbeddingBagConfig]:
+    """One table per categorical field, sized by the dataset's vocabulary."""
+    return [
+        EmbeddingBagConfig(
+            name=f"t_{name}",
+            embedding_dim=embedding_dim,
+            num_embeddings=metadata.vocab_sizes[name],
+            feature_names=[name],
+        )
+        for name in metadata.categorical
+    ]
+
+
+def build_dlrm(
+    config: ModelConfig,
+    metadata: DatasetMetadata,
+    dense_device: torch.device,
+    ebc_device: torch.device = torch.device("meta"),
+) -> DLRM:
+    """
+    The model for ``config.interaction_type``. The EBC is built on ``ebc_device`` (meta
+    by default: DistributedModelParallel materialises the shards where they live).
+    """
+    config.validate()
+    ebc = EmbeddingBagCollection(
+        tables=embedding_bag_configs(metadata, config.embedding_dim), device=ebc_device
+    )
+    dense_in = len(metadata.numeric)
+    dense_sizes = config.resolved_dense_arch_layer_sizes()
+    over_sizes = list(config.over_arch_layer_sizes)
+    kind = config.interaction_type
+    if kind == "dot":
+        return DLRM(ebc, dense_in, dense_sizes, over_sizes, dense_device)
+    if kind == "dcn":
+        return DLRM_DCN(
+            ebc,
+            dense_in,
+            dense_sizes,
+            over_sizes,
+            config.dcn_num_layers,
+            config.dcn_low_rank_dim,
+            dense_device,
+        )
+    if kind == "projection":
+        return DLRM_Projection(
+            ebc,
+            dense_in,
+            dense_sizes,
+            over_sizes,
+            config.interaction_branch1_layer_sizes,
+            config.interaction_branch2_layer_sizes,
+            dense_device,
+        )
+    if kind == "lr":
+        return DLRM_FirstOrder(ebc, dense_in, dense_device)
+    return DLRM_DLF(
+        ebc,
+        dense_in,
+        dense_sizes,
+        over_sizes,
+        dlf_num_layers=config.dlf_num_layers,
+        dlf_tokens_per_block=config.dlf_tokens_per_block,
+        dlf_rank=config.dlf_rank,
+        dlf_block_mlp_width=config.dlf_block_mlp_width,
+        dlf_num_heads=config.dlf_num_heads,
+        dlf_dropout=config.dlf_dropout,
+        dlf_low_order=config.dlf_low_order,
+        dlf_fusion=config.dlf_fusion,
+        dlf_gate=config.dlf_gate,
+        dlf_implicit_activation=config.dlf_implicit_activation,
+        dense_embedding=config.dense_embedding,
+        dense_device=dense_device,
+    )
+
+
+def build_train_model(
+    config: ModelConfig,
+    metadata: DatasetMetadata,
+    dense_device: torch.device,
+    ebc_device: torch.device = torch.device("meta"),
+) -> DLRMTrain:
+    return DLRMTrain(build_dlrm(config, metadata, dense_device, ebc_device))
+
+
+def count_parameters(model: nn.Module, embeddings: bool = False) -> int:
+    """Trainable parameters, without (default) or only of the embedding tables."""
+    total = 0
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        if ("embedding_bag_collection" in name) == embeddings:
+            total += p.numel()
+    return total
