@@ -130,3 +130,20 @@ class ParquetBatchLoaderTest(unittest.TestCase):
             self._loader(rank=2, world=2)
         with self.assertRaisesRegex(ValueError, "batch_size"):
             self._loader(batch=0)
+
+
+class ParquetBatchLoaderResumeTest(unittest.TestCase):
+    def test_iterate_from_a_batch_continues_exactly(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            ds = os.path.join(d, "ds")
+            write_indexed_dataset(ds, {"train": 300}, row_group_rows=16)
+            loader = ParquetBatchLoader(ds, "train", 16, 1, 2, shuffle=True, seed=3, shuffle_buffer_rows=40)
+            loader.set_epoch(2)
+            full = [row_ids(b) for b in loader]
+            for start in (0, 1, 4, len(full)):
+                resumed = [row_ids(b) for b in loader.iterate(start_batch=start)]
+                self.assertEqual(len(resumed), len(full) - start)
+                for x, y in zip(full[start:], resumed):
+                    np.testing.assert_array_equal(x, y)
+            with self.assertRaisesRegex(ValueError, "start_batch"):
+                loader.iterate(start_batch=len(full) + 1)

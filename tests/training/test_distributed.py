@@ -5,7 +5,6 @@ from typing import Dict, List
 
 import numpy as np
 import torch
-from torchrec.distributed import DistributedModelParallel
 from torchrec.distributed.train_pipeline import TrainPipelineSparseDist
 
 from torchrec_dlf.data.batching import make_batch
@@ -18,8 +17,10 @@ from torchrec_dlf.training.model_state import (
     restore_state,
     snapshot_state,
 )
+from torchrec_dlf.training.parallel import shard_model
 from torchrec_dlf.training.optimizers import apply_embedding_optimizer, build_optimizer
-from torchrec_dlf.training.sharding import fused_only_constraints, plan_sharding
+from torchrec_dlf.training.sharding import build_sharding_plan, SHARDING_CHOICES
+from torchrec_dlf.training.trainer import EBC_PATH
 from tests.multiprocess import run_multiprocess
 
 CONFIG = SyntheticConfig(num_numeric=4, num_categorical=6, max_vocab=200, seed=3)
@@ -53,7 +54,11 @@ def _local_batch(rows, rank: int, world: int):
     return make_batch(labels[sl], numeric[sl], cat[sl], CONFIG.categorical_names)
 
 
-def _sharded_vs_unsharded(rank: int, world: int) -> Dict[str, object]:
+def _all_shardings(rank: int, world: int) -> Dict[str, Dict[str, object]]:
+    return {s: _sharded_vs_unsharded(rank, world, s) for s in SHARDING_CHOICES}
+
+
+def _sharded_vs_unsharded(rank: int, world: int, sharding: str) -> Dict[str, object]:
     teacher = SyntheticTeacher(CONFIG)
     meta = _metadata(teacher)
     device = torch.device("cpu")
@@ -66,9 +71,8 @@ def _sharded_vs_unsharded(rank: int, world: int) -> Dict[str, object]:
     torch.manual_seed(1)  # different init: the weights must come from full_state
     model = build_train_model(MODEL, meta, device)
     apply_embedding_optimizer(model.model.sparse_arch, "rowwise_adagrad", 0.05, device)
-    tables = model.model.sparse_arch.embedding_bag_collection.embedding_bag_configs()
-    plan = plan_sharding(model, ctx, GLOBAL_BATCH // world, fused_only_constraints(tables))
-    sharded = DistributedModelParallel(model, device=device, plan=plan)
+    plan = build_sharding_plan(model, EBC_PATH, ctx, sharding, GLOBAL_BATCH // world)
+    sharded = shard_model(model, plan, device)
     load_full_state_dict(sharded, full_state)
     optimizer = build_optimizer(sharded, "adam", 3e-3, "rowwise_adagrad", 0.05, 10.0)
 
@@ -124,8 +128,10 @@ def _sharded_vs_unsharded(rank: int, world: int) -> Dict[str, object]:
         restore_state(sharded, snap)
         restored = (sharded(local)[1][1] - at_snapshot).abs().max().item()
 
-    ranks_used = sorted({r for p in plan.plan.values() for s in p.values() for r in s.ranks})
+    module_plan = plan.plan[EBC_PATH]
+    ranks_used = sorted({r for p in module_plan.values() for r in p.ranks})
     return {
+        "sharding_types": sorted({p.sharding_type for p in module_plan.values()}),
         "forward_max_diff": forward_max_diff,
         "loss_before": before,
         "loss_after": after,
@@ -137,23 +143,35 @@ def _sharded_vs_unsharded(rank: int, world: int) -> Dict[str, object]:
 
 
 class DistributedDLRM_DLFTest(unittest.TestCase):
+    """Every sharding type (and the planner) on 2 gloo ranks, in one process group."""
+
     @classmethod
     def setUpClass(cls) -> None:
-        cls.results = run_multiprocess(_sharded_vs_unsharded, 2)
+        per_rank = run_multiprocess(_all_shardings, 2, timeout=900)
+        cls.results = {s: [per_rank[r][s] for r in range(2)] for s in SHARDING_CHOICES}
 
-    def test_tables_are_sharded_over_both_ranks(self) -> None:
-        self.assertEqual(self.results[0]["ranks_used"], [0, 1])
+    def test_plans_use_the_requested_type_on_both_ranks(self) -> None:
+        for sharding, results in self.results.items():
+            r = results[0]
+            self.assertEqual(r["ranks_used"], [0, 1], sharding)
+            if sharding != "auto":
+                self.assertEqual(r["sharding_types"], [sharding])
+            else:
+                self.assertNotIn("data_parallel", r["sharding_types"])
 
     def test_forward_equals_unsharded_model(self) -> None:
-        for r in self.results:
-            self.assertLess(r["forward_max_diff"], 1e-5)
+        for sharding, results in self.results.items():
+            for r in results:
+                self.assertLess(r["forward_max_diff"], 1e-5, sharding)
 
     def test_pipeline_steps_lower_the_loss(self) -> None:
-        for r in self.results:
-            self.assertEqual(r["steps"], 60)
-            self.assertLess(r["loss_after"], r["loss_before"] - 0.02, r)
+        for sharding, results in self.results.items():
+            for r in results:
+                self.assertEqual(r["steps"], 60)
+                self.assertLess(r["loss_after"], r["loss_before"] - 0.02, (sharding, r))
 
     def test_snapshot_restores_sharded_weights(self) -> None:
-        for r in self.results:
-            self.assertGreater(r["moved"], 1e-4)
-            self.assertEqual(r["restored"], 0.0)
+        for sharding, results in self.results.items():
+            for r in results:
+                self.assertGreater(r["moved"], 1e-4, sharding)
+                self.assertEqual(r["restored"], 0.0, sharding)

@@ -193,7 +193,7 @@ class ParquetBatchLoader:
             cat[:, j] = table.column(name).to_numpy()
         return labels, dense, cat
 
-    def _iter_batches(self) -> Iterator[Batch]:
+    def _iter_batches(self, start_batch: int = 0) -> Iterator[Batch]:
         rng = np.random.default_rng([self._seed, self._epoch, 1 + self.rank])
         _, _, rank_rows = self._rank_range()
         num_batches = len(self)
@@ -208,7 +208,8 @@ class ParquetBatchLoader:
                 if emitted == num_batches:
                     return
                 b = a + self.batch_size
-                yield make_batch(labels[a:b], dense[a:b], cat[a:b], self._keys)
+                if emitted >= start_batch:
+                    yield make_batch(labels[a:b], dense[a:b], cat[a:b], self._keys)
                 emitted += 1
 
         for rows in self._iter_rows():
@@ -265,7 +266,17 @@ class ParquetBatchLoader:
     # Iteration ----------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[Batch]:
-        batches = self._iter_batches()
+        return self.iterate()
+
+    def iterate(self, start_batch: int = 0) -> Iterator[Batch]:
+        """
+        The epoch's batches from ``start_batch`` on, exactly as a full iteration would
+        produce them from that point (the shuffle is replayed, the skipped batches are
+        not built): how a job resumed mid-epoch continues where it stopped.
+        """
+        if not 0 <= start_batch <= len(self):
+            raise ValueError(f"start_batch {start_batch} outside [0, {len(self)}]")
+        batches = self._iter_batches(start_batch)
         if self._pin_memory:
             batches = (b.pin_memory() for b in batches)
         if self._prefetch <= 0:

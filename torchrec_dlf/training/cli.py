@@ -9,8 +9,9 @@ from torchrec_dlf.data.synthetic import ensure_synthetic_dataset, SyntheticConfi
 from torchrec_dlf.training.distributed import destroy_distributed, init_distributed
 from torchrec_dlf.training.model_factory import INTERACTION_TYPES, ModelConfig
 from torchrec_dlf.training.quiet import quiet_library_messages
+from torchrec_dlf.training.sharding import SHARDING_CHOICES
 from torchrec_dlf.training.optimizers import DENSE_OPTIMIZERS, EMBEDDING_OPTIMIZERS
-from torchrec_dlf.training.trainer import Trainer, TrainConfig
+from torchrec_dlf.training.trainer import Trainer, TrainConfig, TrainingInterrupted
 
 
 def _int_list(text: str) -> List[int]:
@@ -92,7 +93,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--embedding_optimizer", choices=sorted(EMBEDDING_OPTIMIZERS), default=t.embedding_optimizer
     )
     train.add_argument("--embedding_learning_rate", type=float, default=t.embedding_learning_rate)
-    train.add_argument("--embedding_weight_decay", type=float, default=t.embedding_weight_decay)
+    train.add_argument(
+        "--embedding_l2",
+        type=float,
+        default=t.embedding_l2,
+        help="L2 penalty on the looked-up embeddings, added to the loss",
+    )
+    train.add_argument(
+        "--dense_precision",
+        choices=("fp32", "bf16"),
+        default=t.dense_precision,
+        help="bf16: autocast the dense, interaction and over archs (embeddings stay fp32)",
+    )
     train.add_argument("--gradient_clip_norm", type=float, default=t.gradient_clip_norm)
     train.add_argument("--early_stop_patience", type=int, default=t.early_stop_patience)
     train.add_argument("--lr_decay_factor", type=float, default=t.lr_decay_factor)
@@ -106,10 +118,50 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=t.seed)
     train.add_argument("--print_progress", type=_on_off, default=t.print_progress, metavar="{on,off}")
     train.add_argument("--print_sharding_plan", action="store_true")
+    train.add_argument(
+        "--sharding",
+        choices=SHARDING_CHOICES,
+        default=t.sharding,
+        help="auto: TorchRec's planner; otherwise this sharding type for every table",
+    )
+    train.add_argument(
+        "--planner_sharding_types",
+        type=lambda s: [x for x in s.split(",") if x],
+        default=None,
+        help="sharding types the planner may use (auto only; default: the fused types, "
+        "i.e. all but data_parallel)",
+    )
     train.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     train.add_argument("--output_dir", default=t.output_dir)
     train.add_argument("--run_name", default=None)
     train.add_argument("--verbose", action="store_true", help="keep library warnings")
+
+    ckpt = p.add_argument_group("checkpoints")
+    ckpt.add_argument(
+        "--checkpoint_dir",
+        default=None,
+        help="write DCP checkpoints here (and resume from the latest one, see --resume)",
+    )
+    ckpt.add_argument(
+        "--checkpoint_every_n_steps",
+        type=int,
+        default=None,
+        help="checkpoint every N training steps (always at the end of each epoch)",
+    )
+    ckpt.add_argument("--keep_last_checkpoints", type=int, default=t.keep_last_checkpoints)
+    ckpt.add_argument(
+        "--resume",
+        default=t.resume,
+        help="auto: continue from the latest complete checkpoint in --checkpoint_dir if "
+        "there is one; never; or the path of a step_* checkpoint",
+    )
+    ckpt.add_argument(
+        "--stop_after_steps",
+        type=int,
+        default=None,
+        help="stop as if preempted after this many steps (with a checkpoint when "
+        "--checkpoint_dir is set); the same command continues the run",
+    )
     return p
 
 
@@ -142,6 +194,11 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             dataset_dir = ensure_synthetic_dataset(synthetic, args.cache_dir)
         if not os.path.isdir(dataset_dir):
             raise SystemExit(f"--dataset_dir {dataset_dir}: no such directory")
-        return Trainer(model_config, train_config, dataset_dir, ctx).run()
+        try:
+            return Trainer(model_config, train_config, dataset_dir, ctx).run()
+        except TrainingInterrupted as stop:
+            if ctx.is_rank_zero:
+                print(f"[torchrec_dlf] {stop}; run the same command again to continue", flush=True)
+            return {"interrupted_at_step": stop.step}
     finally:
         destroy_distributed()

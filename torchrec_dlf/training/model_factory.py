@@ -12,6 +12,7 @@ from torchrec.modules.embedding_modules import EmbeddingBagCollection
 from torchrec_dlf.data.metadata import DatasetMetadata
 from torchrec_dlf.dlrm_dlf import DLRM_DLF
 from torchrec_dlf.first_order import DLRM_FirstOrder
+from torchrec_dlf.training.train_module import DLRMTrainModule
 
 INTERACTION_TYPES = ("dot", "dcn", "projection", "dlf", "lr")
 
@@ -155,8 +156,16 @@ def build_train_model(
     metadata: DatasetMetadata,
     dense_device: torch.device,
     ebc_device: torch.device = torch.device("meta"),
+    embedding_l2: float = 0.0,
+    dense_precision: str = "fp32",
 ) -> DLRMTrain:
-    return DLRMTrain(build_dlrm(config, metadata, dense_device, ebc_device))
+    """The model wrapped with its loss, embedding penalty and dense precision."""
+    return DLRMTrainModule(
+        build_dlrm(config, metadata, dense_device, ebc_device),
+        embedding_l2=embedding_l2,
+        dense_precision=dense_precision,
+        device_type=dense_device.type,
+    )
 
 
 def count_parameters(model: nn.Module, embeddings: bool = False) -> int:

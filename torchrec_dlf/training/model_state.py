@@ -6,6 +6,8 @@ import torch
 from torch import nn
 from torch.distributed._shard.sharded_tensor import ShardedTensor
 
+from torchrec_dlf.training.parallel import broadcast_replicated_buffers
+
 _Local = Union[torch.Tensor, List[torch.Tensor]]
 
 
@@ -20,6 +22,7 @@ def _local_tensors(value: object) -> List[torch.Tensor]:
 
 def snapshot_state(model: nn.Module) -> Dict[str, List[torch.Tensor]]:
     """Clones this rank's part of every parameter and buffer (sharded tables included)."""
+    broadcast_replicated_buffers(model)
     with torch.no_grad():
         return {
             key: [t.detach().clone() for t in _local_tensors(value)]

@@ -31,7 +31,6 @@ def apply_embedding_optimizer(
     name: str,
     learning_rate: float,
     device: torch.device,
-    weight_decay: float = 0.0,
 ) -> None:
     """
     Marks the embedding tables for FBGEMM's fused optimizer, applied inside the backward
@@ -46,11 +45,10 @@ def apply_embedding_optimizer(
             "FBGEMM has no fused Adam on the CPU ('Optimizer adam is not supported in CPU "
             "mode'); use rowwise_adagrad, adagrad or sgd for the embedding tables"
         )
-    kwargs = {"lr": learning_rate}
-    if weight_decay:
-        kwargs["weight_decay"] = weight_decay
+    # No weight_decay here: FBGEMM's fused CPU kernels ignore it (see
+    # RegularizedDLRMTrain for the embedding penalty that works everywhere).
     apply_optimizer_in_backward(
-        EMBEDDING_OPTIMIZERS[name], sparse_module.parameters(), kwargs
+        EMBEDDING_OPTIMIZERS[name], sparse_module.parameters(), {"lr": learning_rate}
     )
 
 

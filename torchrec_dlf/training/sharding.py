@@ -12,9 +12,19 @@ from torchrec.distributed.planner.types import (
     TopologyFactory,
     TrainerConfig,
 )
-from torchrec.distributed.sharding_plan import get_default_sharders
+from torchrec.distributed.sharding_plan import (
+    column_wise,
+    construct_module_sharding_plan,
+    data_parallel,
+    get_default_sharders,
+    ParameterShardingGenerator,
+    row_wise,
+    table_row_wise,
+    table_wise,
+)
 from torchrec.distributed.types import ShardingPlan, ShardingType
 from torchrec.modules.embedding_configs import EmbeddingBagConfig
+from torchrec.modules.embedding_modules import EmbeddingBagCollection
 
 from torchrec_dlf.training.distributed import DistributedContext
 
@@ -27,20 +37,6 @@ FUSED_SHARDING_TYPES: List[str] = [
     ShardingType.ROW_WISE.value,
     ShardingType.TABLE_ROW_WISE.value,
 ]
-
-
-def fused_only_constraints(
-    tables: List[EmbeddingBagConfig],
-) -> Dict[str, ParameterConstraints]:
-    """
-    Keeps the planner off data_parallel, which it picks for small tables on few ranks
-    (on one rank, for all of them): a replicated table trains with dense whole-table
-    gradients, all-reduced every step, and outside the fused optimizer.
-    """
-    return {
-        t.name: ParameterConstraints(sharding_types=list(FUSED_SHARDING_TYPES))
-        for t in tables
-    }
 
 
 def plan_sharding(
@@ -63,6 +59,103 @@ def plan_sharding(
     return planner.collective_plan(
         model, get_default_sharders(), pg or dist.GroupMember.WORLD
     )
+
+
+# --sharding choices: the planner, or one sharding type for every table.
+SHARDING_CHOICES = (
+    "auto",
+    ShardingType.TABLE_WISE.value,
+    ShardingType.ROW_WISE.value,
+    ShardingType.COLUMN_WISE.value,
+    ShardingType.TABLE_ROW_WISE.value,
+    ShardingType.DATA_PARALLEL.value,
+)
+# Fused TBE kernels need column shards whose width is a multiple of 4.
+_MIN_COLUMN_SHARD = 4
+
+
+def _balanced_ranks(tables: List[EmbeddingBagConfig], bins: int) -> List[int]:
+    """Greedy placement by size: each table (largest first) to the least-loaded bin."""
+    load = [0] * bins
+    placement = [0] * len(tables)
+    order = sorted(range(len(tables)), key=lambda i: -tables[i].num_embeddings)
+    for i in order:
+        b = min(range(bins), key=lambda k: (load[k], k))
+        placement[i] = b
+        load[b] += tables[i].num_embeddings * tables[i].embedding_dim
+    return placement
+
+
+def uniform_sharding_generators(
+    tables: List[EmbeddingBagConfig], sharding: str, ctx: DistributedContext
+) -> Dict[str, ParameterShardingGenerator]:
+    """
+    Per-table generators that shard every table one way, built by hand (TorchRec's
+    planner does not offer row_wise or table_row_wise on CPU):
+
+    * table_wise: whole tables, balanced over ranks by size;
+    * row_wise: every table's rows split over all ranks;
+    * column_wise: every table's columns split over up to D / 4 ranks (fused kernels
+      need shard widths that are multiples of 4), consecutive ranks starting at a
+      rotating offset so tables spread evenly;
+    * table_row_wise: rows split over the ranks of one host, tables balanced over hosts;
+    * data_parallel: every table replicated on every rank.
+    """
+    world, local = ctx.world_size, ctx.local_world_size
+    if sharding == ShardingType.TABLE_WISE.value:
+        ranks = _balanced_ranks(tables, world)
+        return {t.name: table_wise(rank=r) for t, r in zip(tables, ranks)}
+    if sharding == ShardingType.ROW_WISE.value:
+        return {t.name: row_wise() for t in tables}
+    if sharding == ShardingType.COLUMN_WISE.value:
+        out: Dict[str, ParameterShardingGenerator] = {}
+        for i, t in enumerate(tables):
+            shards = max(1, min(world, t.embedding_dim // _MIN_COLUMN_SHARD))
+            while t.embedding_dim % shards or (t.embedding_dim // shards) % _MIN_COLUMN_SHARD:
+                shards -= 1
+            out[t.name] = column_wise(ranks=[(i + k) % world for k in range(shards)])
+        return out
+    if sharding == ShardingType.TABLE_ROW_WISE.value:
+        if world % local:
+            raise ValueError(f"world size {world} is not a multiple of the host size {local}")
+        hosts = _balanced_ranks(tables, world // local)
+        return {t.name: table_row_wise(host_index=h) for t, h in zip(tables, hosts)}
+    if sharding == ShardingType.DATA_PARALLEL.value:
+        return {t.name: data_parallel() for t in tables}
+    raise ValueError(f"unknown sharding {sharding!r}; choose from {SHARDING_CHOICES}")
+
+
+def build_sharding_plan(
+    model: nn.Module,
+    ebc_path: str,
+    ctx: DistributedContext,
+    sharding: str,
+    batch_size: int,
+    planner_sharding_types: Optional[List[str]] = None,
+) -> ShardingPlan:
+    """
+    The plan for the EmbeddingBagCollection at ``ebc_path`` inside ``model``:
+    ``sharding="auto"`` asks TorchRec's planner (limited to ``planner_sharding_types``,
+    by default the fused types), anything else applies that sharding type to every
+    table (`uniform_sharding_generators`).
+    """
+    ebc = model.get_submodule(ebc_path)
+    assert isinstance(ebc, EmbeddingBagCollection), type(ebc)
+    tables = ebc.embedding_bag_configs()
+    if sharding == "auto":
+        allowed = planner_sharding_types or FUSED_SHARDING_TYPES
+        constraints = {
+            t.name: ParameterConstraints(sharding_types=list(allowed)) for t in tables
+        }
+        return plan_sharding(model, ctx, batch_size, constraints)
+    module_plan = construct_module_sharding_plan(
+        ebc,
+        uniform_sharding_generators(tables, sharding, ctx),
+        local_size=ctx.local_world_size,
+        world_size=ctx.world_size,
+        device_type=ctx.device.type,
+    )
+    return ShardingPlan({ebc_path: module_plan})
 
 
 def format_plan(plan: ShardingPlan) -> str:

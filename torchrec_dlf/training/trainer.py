@@ -5,17 +5,17 @@ import json
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Dict, Iterator, List, Optional
 
 import torch
 import torchrec
 from torchrec.datasets.utils import Batch
-from torchrec.distributed import DistributedModelParallel
 from torchrec.distributed.train_pipeline import TrainPipelineSparseDist
 
 from torchrec_dlf.data.metadata import DatasetMetadata
 from torchrec_dlf.data.parquet_loader import ParquetBatchLoader
+from torchrec_dlf.training.checkpoint import CheckpointManager
 from torchrec_dlf.training.distributed import DistributedContext
 from torchrec_dlf.training.early_stopping import EarlyStopping
 from torchrec_dlf.training.metrics import binary_metrics, PredictionCollector
@@ -25,13 +25,16 @@ from torchrec_dlf.training.model_factory import (
     ModelConfig,
 )
 from torchrec_dlf.training.model_state import restore_state, snapshot_state
+from torchrec_dlf.training.parallel import shard_model
 from torchrec_dlf.training.optimizers import apply_embedding_optimizer, build_optimizer
 from torchrec_dlf.training.sharding import (
+    build_sharding_plan,
     describe_device,
     format_plan,
-    fused_only_constraints,
-    plan_sharding,
 )
+
+# Where the EmbeddingBagCollection sits inside the train module (DLRMTrain layout).
+EBC_PATH = "model.sparse_arch.embedding_bag_collection"
 
 
 @dataclass
@@ -45,7 +48,8 @@ class TrainConfig:
     dense_optimizer: str = "adam"
     embedding_optimizer: str = "rowwise_adagrad"
     embedding_learning_rate: float = 0.05
-    embedding_weight_decay: float = 0.0
+    embedding_l2: float = 0.0
+    dense_precision: str = "fp32"
     gradient_clip_norm: float = 10.0
     early_stop_patience: int = 2
     lr_decay_factor: float = 0.1
@@ -59,8 +63,44 @@ class TrainConfig:
     seed: int = 2021
     print_progress: bool = True
     print_sharding_plan: bool = False
+    sharding: str = "auto"
+    planner_sharding_types: Optional[List[str]] = None
     output_dir: str = "results"
     run_name: Optional[str] = None
+    checkpoint_dir: Optional[str] = None
+    checkpoint_every_n_steps: Optional[int] = None
+    keep_last_checkpoints: int = 2
+    resume: str = "auto"
+    stop_after_steps: Optional[int] = None
+
+
+class TrainingInterrupted(Exception):
+    """Raised by ``stop_after_steps``: the job stops as if preempted, after a checkpoint."""
+
+    def __init__(self, step: int) -> None:
+        super().__init__(f"stopped after step {step}")
+        self.step = step
+
+
+@dataclass
+class TrainerState:
+    """Where training stands; saved in every checkpoint."""
+
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    global_step: int = 0
+    train_samples: int = 0
+    train_seconds: float = 0.0
+    stopped: bool = False
+    # Training loss accumulated since the last validation (reported with it).
+    loss_sum: float = 0.0
+    loss_count: int = 0
+    evaluations: List[Dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, raw: Dict[str, Any]) -> "TrainerState":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in names})
 
 
 def _say(ctx: DistributedContext, *args: Any) -> None:
@@ -97,7 +137,13 @@ class Trainer:
         self.ctx = ctx
         self.metadata = DatasetMetadata.read(dataset_dir)
         torch.manual_seed(train_config.seed)
-        train_model = build_train_model(model_config, self.metadata, ctx.device)
+        train_model = build_train_model(
+            model_config,
+            self.metadata,
+            ctx.device,
+            embedding_l2=train_config.embedding_l2,
+            dense_precision=train_config.dense_precision,
+        )
         self.parameter_counts = {
             "non_embedding": count_parameters(train_model),
             "embedding": count_parameters(train_model, embeddings=True),
@@ -107,21 +153,18 @@ class Trainer:
             train_config.embedding_optimizer,
             train_config.embedding_learning_rate,
             ctx.device,
-            train_config.embedding_weight_decay,
         )
-        self.plan = plan_sharding(
+        self.plan = build_sharding_plan(
             train_model,
+            EBC_PATH,
             ctx,
+            train_config.sharding,
             train_config.batch_size,
-            fused_only_constraints(
-                train_model.model.sparse_arch.embedding_bag_collection.embedding_bag_configs()
-            ),
+            train_config.planner_sharding_types,
         )
         if train_config.print_sharding_plan:
             _say(ctx, format_plan(self.plan))
-        self.model = DistributedModelParallel(
-            module=train_model, device=ctx.device, plan=self.plan
-        )
+        self.model = shard_model(train_model, self.plan, ctx.device)
         self.optimizer = build_optimizer(
             self.model,
             train_config.dense_optimizer,
@@ -141,9 +184,13 @@ class Trainer:
         eval_batch = train_config.test_batch_size or train_config.batch_size
         self.valid_loader = self._loader("valid", eval_batch, "eval")
         self.test_loader = self._loader("test", eval_batch, "eval")
-        self.global_step = 0
-        self._train_seconds = 0.0
-        self._train_samples = 0
+        self.state = TrainerState()
+        self.checkpoints = (
+            CheckpointManager(train_config.checkpoint_dir, train_config.keep_last_checkpoints)
+            if train_config.checkpoint_dir
+            else None
+        )
+        self._best_snapshot: Optional[Dict[str, List[torch.Tensor]]] = None
 
     def _loader(self, split: str, batch_size: int, mode: str) -> ParquetBatchLoader:
         return ParquetBatchLoader(
@@ -163,24 +210,28 @@ class Trainer:
 
     # Training -----------------------------------------------------------------------
 
-    def _train_segment(self, batches: Iterator[Batch], progress: Any) -> List[float]:
+    @property
+    def global_step(self) -> int:
+        return self.state.global_step
+
+    def _train_segment(self, batches: Iterator[Batch], progress: Any) -> None:
         """Runs the pipeline until ``batches`` is exhausted (the pipeline is drained)."""
         self.model.train()
-        losses: List[float] = []
         start = time.perf_counter()
         while True:
             try:
                 loss, _logits, labels = self.pipeline.progress(batches)
             except StopIteration:
                 break
-            self.global_step += 1
-            self._train_samples += labels.numel() * self.ctx.world_size
-            losses.append(loss.item())
+            self.state.global_step += 1
+            self.state.train_samples += labels.numel() * self.ctx.world_size
+            value = loss.item()
+            self.state.loss_sum += value
+            self.state.loss_count += 1
             if progress is not None:
                 progress.update(1)
-                progress.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
-        self._train_seconds += time.perf_counter() - start
-        return losses
+                progress.set_postfix(loss=f"{value:.4f}", refresh=False)
+        self.state.train_seconds += time.perf_counter() - start
 
     def evaluate(self, split: str) -> Dict[str, float]:
         loader = self.valid_loader if split == "valid" else self.test_loader
@@ -205,6 +256,39 @@ class Trainer:
         logits, labels = collector.gather(self.ctx.device)
         return binary_metrics(logits, labels)
 
+    def _epoch_batches(self) -> int:
+        n = len(self.train_loader)
+        if self.config.limit_train_batches is not None:
+            n = min(n, self.config.limit_train_batches)
+        return n
+
+    def _next_boundary(self, done: int, num_batches: int) -> int:  # noqa: C901
+        """End of the next training segment: a validation point, a checkpoint step or
+        the end of the epoch, whichever comes first (the pipeline drains there, in an
+        uninterrupted run and in a resumed one alike)."""
+        end = num_batches
+        every = self.config.validation_freq_within_epoch
+        if every:
+            end = min(end, (done // every + 1) * every)
+        ckpt_every = self.config.checkpoint_every_n_steps if self.checkpoints else None
+        if ckpt_every:
+            to_ckpt = ckpt_every - self.state.global_step % ckpt_every
+            end = min(end, done + to_ckpt)
+        stop = self.config.stop_after_steps
+        if stop is not None and stop > self.state.global_step:
+            end = min(end, done + stop - self.state.global_step)
+        return end
+
+    def _validation_due(self, done: int, num_batches: int) -> bool:
+        every = self.config.validation_freq_within_epoch
+        return done == num_batches or bool(every and done % every == 0)
+
+    def _checkpoint_due(self, done: int, num_batches: int) -> bool:
+        every = self.config.checkpoint_every_n_steps
+        if self.checkpoints is None:
+            return False
+        return done == num_batches or bool(every and self.state.global_step % every == 0)
+
     def run(self) -> Dict[str, Any]:
         cfg, ctx = self.config, self.ctx
         _say(
@@ -215,65 +299,149 @@ class Trainer:
             f"{self.parameter_counts['non_embedding']:,}",
         )
         started = time.perf_counter()
-        best_state = None
-        evaluations: List[Dict[str, Any]] = []
-        stop = False
-        for epoch in range(cfg.epochs):
-            self.train_loader.set_epoch(epoch)
-            num_batches = len(self.train_loader)
-            if cfg.limit_train_batches is not None:
-                num_batches = min(num_batches, cfg.limit_train_batches)
-            epoch_batches = itertools.islice(iter(self.train_loader), num_batches)
-            segment = cfg.validation_freq_within_epoch or num_batches
-            progress = self._progress(epoch, num_batches)
-            done = 0
-            while done < num_batches and not stop:
-                size = min(segment, num_batches - done)
-                losses = self._train_segment(
-                    itertools.islice(epoch_batches, size), progress
-                )
-                done += size
-                valid = self.evaluate("valid")
-                improved = self.stopper.update(
-                    valid["auc"], self.optimizer, self.global_step
-                )
-                if improved:
-                    best_state = snapshot_state(self.model)
-                record = {
-                    "epoch": epoch,
-                    "step": self.global_step,
-                    "train_loss": sum(losses) / max(len(losses), 1),
-                    "valid": valid,
-                    "improved": improved,
-                    "lr": [g["lr"] for g in self.optimizer.param_groups],
-                }
-                evaluations.append(record)
-                _say(
-                    ctx,
-                    f"epoch {epoch} step {self.global_step}: train loss "
-                    f"{record['train_loss']:.5f}, valid AUC {valid['auc']:.5f}, logloss "
-                    f"{valid['logloss']:.5f}{' (best)' if improved else ''}",
-                )
-                stop = self.stopper.should_stop
-            if progress is not None:
-                progress.close()
-            if stop:
-                _say(ctx, f"early stop after {self.stopper.bad_evaluations} evaluations without improvement")
-                break
-        if best_state is not None:
-            restore_state(self.model, best_state)
+        self._maybe_resume()
+        while self.state.epoch < cfg.epochs and not self.state.stopped:
+            self._run_epoch()
+        self._restore_best()
         valid = self.evaluate("valid")
         test = self.evaluate("test")
-        results = self._results(evaluations, valid, test, time.perf_counter() - started)
+        results = self._results(
+            self.state.evaluations, valid, test, time.perf_counter() - started
+        )
         self._report(results)
         return results
 
-    def _progress(self, epoch: int, total: int) -> Any:
+    def _run_epoch(self) -> None:
+        state, cfg = self.state, self.config
+        epoch = state.epoch
+        self.train_loader.set_epoch(epoch)
+        num_batches = self._epoch_batches()
+        done = min(state.batch_in_epoch, num_batches)
+        batches = self.train_loader.iterate(start_batch=done)
+        progress = self._progress(epoch, num_batches, done)
+        while done < num_batches:
+            end = self._next_boundary(done, num_batches)
+            self._train_segment(itertools.islice(batches, end - done), progress)
+            done = end
+            state.batch_in_epoch = done
+            if self._validation_due(done, num_batches):
+                self._validate(epoch)
+            if done == num_batches or state.stopped:
+                state.epoch, state.batch_in_epoch = epoch + 1, 0
+            interrupt = (
+                cfg.stop_after_steps is not None
+                and state.global_step >= cfg.stop_after_steps
+            )
+            if (
+                self._checkpoint_due(done, num_batches)
+                or (state.stopped and self.checkpoints)
+                or (interrupt and self.checkpoints)
+            ):
+                self._save_checkpoint()
+            if interrupt:
+                raise TrainingInterrupted(state.global_step)
+            if state.stopped:
+                break
+        if progress is not None:
+            progress.close()
+        if num_batches == 0:
+            state.epoch += 1
+
+    def _validate(self, epoch: int) -> None:
+        state = self.state
+        valid = self.evaluate("valid")
+        improved = self.stopper.update(valid["auc"], self.optimizer, state.global_step)
+        if improved:
+            self._keep_best()
+        record = {
+            "epoch": epoch,
+            "step": state.global_step,
+            "train_loss": state.loss_sum / max(state.loss_count, 1),
+            "valid": valid,
+            "improved": improved,
+            "lr": [g["lr"] for g in self.optimizer.param_groups],
+        }
+        state.evaluations.append(record)
+        state.loss_sum, state.loss_count = 0.0, 0
+        _say(
+            self.ctx,
+            f"epoch {epoch} step {state.global_step}: train loss "
+            f"{record['train_loss']:.5f}, valid AUC {valid['auc']:.5f}, logloss "
+            f"{valid['logloss']:.5f}{' (best)' if improved else ''}",
+        )
+        if self.stopper.should_stop:
+            state.stopped = True
+            _say(
+                self.ctx,
+                f"early stop after {self.stopper.bad_evaluations} evaluations "
+                "without improvement",
+            )
+
+    # Best model and checkpoints -----------------------------------------------------
+
+    def _keep_best(self) -> None:
+        if self.checkpoints is not None:
+            self.checkpoints.save_best(self.model, {"step": self.state.global_step})
+        else:
+            self._best_snapshot = snapshot_state(self.model)
+
+    def _restore_best(self) -> None:
+        if self.stopper.best_step < 0:
+            return
+        if self._best_snapshot is not None:
+            restore_state(self.model, self._best_snapshot)
+        elif self.checkpoints is not None and self.checkpoints.has_best():
+            self.checkpoints.load_best(self.model)
+
+    def _trainer_state(self) -> Dict[str, Any]:
+        return {
+            **asdict(self.state),
+            "stopper": self.stopper.state_dict(),
+            "learning_rates": [g["lr"] for g in self.optimizer.param_groups],
+        }
+
+    def _save_checkpoint(self) -> None:
+        assert self.checkpoints is not None
+        path = self.checkpoints.save(
+            self.state.global_step, self.model, self.optimizer, self._trainer_state()
+        )
+        _say(self.ctx, f"checkpoint written: {path}")
+
+    def _maybe_resume(self) -> None:
+        cfg = self.config
+        if self.checkpoints is None or cfg.resume == "never":
+            if cfg.resume not in ("auto", "never"):
+                raise ValueError("--resume <path> needs --checkpoint_dir")
+            return
+        path = self.checkpoints.latest() if cfg.resume == "auto" else cfg.resume
+        if path is None:
+            return
+        loaded = self.checkpoints.load(path, self.model, self.optimizer)
+        saved = loaded.trainer_state
+        self.state = TrainerState.from_dict(saved)
+        self.stopper.load_state_dict(saved["stopper"])
+        for group, lr in zip(self.optimizer.param_groups, saved["learning_rates"]):
+            group["lr"] = lr
+        if loaded.world_size != self.ctx.world_size and self.state.batch_in_epoch:
+            # Rank shares of an epoch depend on the world size: continue from the same
+            # fraction of the epoch (exact continuation needs the same world size).
+            self.state.batch_in_epoch = (
+                self.state.batch_in_epoch * loaded.world_size // self.ctx.world_size
+            )
+        _say(
+            self.ctx,
+            f"resumed from {path} (step {loaded.step}, epoch {self.state.epoch}, batch "
+            f"{self.state.batch_in_epoch}, saved by {loaded.world_size} rank(s))",
+        )
+
+    def _progress(self, epoch: int, total: int, done: int = 0) -> Any:
         if not (self.config.print_progress and self.ctx.is_rank_zero):
             return None
         from tqdm import tqdm
 
-        return tqdm(total=total, desc=f"epoch {epoch}", unit="batch", mininterval=2.0)
+        return tqdm(
+            total=total, initial=done, desc=f"epoch {epoch}", unit="batch", mininterval=2.0
+        )
 
     # Reporting ----------------------------------------------------------------------
 
@@ -284,8 +452,9 @@ class Trainer:
         test: Dict[str, float],
         wall_seconds: float,
     ) -> Dict[str, Any]:
+        state = self.state
         samples_per_second = (
-            self._train_samples / self._train_seconds if self._train_seconds else 0.0
+            state.train_samples / state.train_seconds if state.train_seconds else 0.0
         )
         return {
             "model": asdict(self.model_config),
@@ -300,9 +469,10 @@ class Trainer:
             "device": describe_device(self.ctx.device),
             "backend": self.ctx.backend,
             "sharding_plan": format_plan(self.plan),
-            "steps": self.global_step,
-            "train_samples": self._train_samples,
-            "train_seconds": self._train_seconds,
+            "steps": state.global_step,
+            "epochs_completed": state.epoch,
+            "train_samples": state.train_samples,
+            "train_seconds": state.train_seconds,
             "train_samples_per_second": samples_per_second,
             "wall_seconds": wall_seconds,
             "evaluations": evaluations,

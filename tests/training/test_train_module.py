@@ -1,0 +1,98 @@
+import unittest
+
+import torch
+from torchrec import EmbeddingBagCollection, EmbeddingBagConfig, KeyedJaggedTensor
+from torchrec.datasets.utils import Batch
+from torchrec.models.dlrm import DLRM, DLRMTrain
+
+from torchrec_dlf import DLRM_DLF
+from torchrec_dlf.training.train_module import DLRMTrainModule
+
+
+def _model(cls=DLRM, seed=0):
+    torch.manual_seed(seed)
+    ebc = EmbeddingBagCollection(
+        tables=[EmbeddingBagConfig(name="t1", embedding_dim=4, num_embeddings=10, feature_names=["f1", "f2"])]
+    )
+    if cls is DLRM_DLF:
+        return DLRM_DLF(ebc, 3, [8, 4], [8, 1], dlf_num_layers=1, dlf_tokens_per_block=2,
+                        dlf_rank=2, dlf_block_mlp_width=8)
+    return cls(ebc, 3, [8, 4], [8, 1])
+
+
+def _batch() -> Batch:
+    g = torch.Generator().manual_seed(1)
+    kjt = KeyedJaggedTensor(
+        keys=["f1", "f2"],
+        values=torch.randint(0, 10, (8,), generator=g),
+        lengths=torch.ones(8, dtype=torch.int32),
+    )
+    return Batch(dense_features=torch.rand(4, 3, generator=g), sparse_features=kjt,
+                 labels=torch.tensor([0.0, 1.0, 1.0, 0.0]))
+
+
+class DLRMTrainModuleTest(unittest.TestCase):
+    def test_zero_penalty_is_dlrm_train(self) -> None:
+        for cls in (DLRM, DLRM_DLF):
+            a, b = DLRMTrainModule(_model(cls)), DLRMTrain(_model(cls))
+            a.eval(), b.eval()
+            la, (_, logits_a, _) = a(_batch())
+            lb, (_, logits_b, _) = b(_batch())
+            torch.testing.assert_close(la, lb)
+            torch.testing.assert_close(logits_a, logits_b)
+
+    def test_penalty_on_looked_up_embeddings(self) -> None:
+        model = DLRMTrainModule(_model(), embedding_l2=0.1)
+        batch = _batch()
+        loss, (bce, logits, _) = model(batch)
+        embedded = model.model.sparse_arch(batch.sparse_features)
+        penalty = embedded.square().sum(dim=(1, 2)).mean()
+        torch.testing.assert_close(loss, bce + 0.1 * penalty)
+        torch.testing.assert_close(
+            bce, torch.nn.functional.binary_cross_entropy_with_logits(logits, batch.labels)
+        )
+        model.eval()
+        eval_loss, (eval_bce, _, _) = model(batch)
+        torch.testing.assert_close(eval_loss, eval_bce)  # no penalty in evaluation
+
+    def test_penalty_gradient_reaches_only_used_rows(self) -> None:
+        plain = DLRMTrainModule(_model(), embedding_l2=0.0)
+        reg = DLRMTrainModule(_model(), embedding_l2=1.0)
+        batch = _batch()
+        for m in (plain, reg):
+            m(batch)[0].backward()
+        weight = lambda m: m.model.sparse_arch.embedding_bag_collection.embedding_bags["t1"].weight
+        diff = (weight(reg).grad - weight(plain).grad).abs().sum(dim=1)
+        used = set(batch.sparse_features.values().tolist())
+        for row in range(10):
+            self.assertEqual(diff[row].item() > 0, row in used, row)
+
+    def test_negative_penalty_rejected(self) -> None:
+        with self.assertRaisesRegex(ValueError, "embedding_l2"):
+            DLRMTrainModule(_model(), embedding_l2=-1.0)
+
+
+class DLRMTrainModulePrecisionTest(unittest.TestCase):
+    def test_bf16_dense_compute_close_to_fp32(self) -> None:
+        fp32 = DLRMTrainModule(_model(DLRM_DLF)).eval()
+        bf16 = DLRMTrainModule(_model(DLRM_DLF), dense_precision="bf16").eval()
+        batch = _batch()
+        _, (_, a, _) = fp32(batch)
+        loss, (_, b, _) = bf16(batch)
+        self.assertEqual(b.dtype, torch.float32)
+        self.assertEqual(loss.dtype, torch.float32)
+        self.assertFalse(torch.equal(a, b))  # bf16 really ran
+        torch.testing.assert_close(a, b, atol=0.05, rtol=0.05)
+
+    def test_bf16_keeps_fp32_parameters_and_trains(self) -> None:
+        model = DLRMTrainModule(_model(DLRM_DLF), dense_precision="bf16")
+        loss, _ = model(_batch())
+        loss.backward()
+        for name, p in model.named_parameters():
+            self.assertEqual(p.dtype, torch.float32, name)
+            if p.requires_grad and "embedding" not in name:
+                self.assertIsNotNone(p.grad, name)
+
+    def test_invalid_precision(self) -> None:
+        with self.assertRaisesRegex(ValueError, "dense_precision"):
+            DLRMTrainModule(_model(), dense_precision="fp16")

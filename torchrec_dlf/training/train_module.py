@@ -1,0 +1,89 @@
+"""The module the train pipeline runs: a DLRM-style model, its loss, regularisation and
+dense-compute precision."""
+
+from typing import Optional, Tuple
+
+import torch
+from torchrec.datasets.utils import Batch
+from torchrec.models.dlrm import DLRM, DLRMTrain
+
+DENSE_PRECISIONS = ("fp32", "bf16")
+
+
+class DLRMTrainModule(DLRMTrain):
+    """
+    `DLRMTrain` (same inputs and outputs) with two training options:
+
+    * ``embedding_l2``: an L2 penalty on the embeddings a batch looks up,
+      ``loss = BCE + embedding_l2 * mean_b sum_f ||e_bf||^2``. It is part of the loss, so
+      its gradient reaches the tables through the sharded lookup's backward and FBGEMM's
+      fused optimizer applies it to exactly the rows the batch used (FBGEMM 1.8.0's fused
+      CPU kernels ignore their own ``weight_decay`` argument). Evaluation reports plain
+      BCE.
+    * ``dense_precision="bf16"``: the dense, interaction and over archs run under
+      bf16 autocast (AMX on recent CPUs, tensor cores on GPUs); the embedding lookup, the
+      loss and the parameters stay fp32.
+
+    Works for any `DLRM` subclass whose forward is DLRM's (dense, sparse, inter and over
+    archs in that order).
+
+    Args:
+        dlrm_module (DLRM): the model.
+        embedding_l2 (float): penalty weight.
+        dense_precision (str): "fp32" or "bf16".
+        device_type (Optional[str]): autocast device type ("cpu" or "cuda"); defaults to
+            where the dense parameters live.
+
+    Example::
+
+        model = DLRMTrainModule(DLRM_DLF(...), embedding_l2=1e-4, dense_precision="bf16")
+        loss, (loss, logits, labels) = model(batch)
+    """
+
+    def __init__(
+        self,
+        dlrm_module: DLRM,
+        embedding_l2: float = 0.0,
+        dense_precision: str = "fp32",
+        device_type: Optional[str] = None,
+    ) -> None:
+        super().__init__(dlrm_module)
+        if embedding_l2 < 0:
+            raise ValueError(f"embedding_l2 must be >= 0, got {embedding_l2}")
+        if dense_precision not in DENSE_PRECISIONS:
+            raise ValueError(
+                f"dense_precision must be one of {DENSE_PRECISIONS}, got {dense_precision!r}"
+            )
+        self.embedding_l2 = embedding_l2
+        self.dense_precision = dense_precision
+        if device_type is None:
+            device_type = next(dlrm_module.over_arch.parameters()).device.type
+        self._autocast_device = "cuda" if device_type == "cuda" else "cpu"
+
+    def _autocast(self) -> torch.autocast:
+        return torch.autocast(
+            self._autocast_device,
+            dtype=torch.bfloat16,
+            enabled=self.dense_precision == "bf16",
+        )
+
+    def forward(
+        self, batch: Batch
+    ) -> Tuple[torch.Tensor, Tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        model = self.model
+        with self._autocast():
+            embedded_dense = model.dense_arch(batch.dense_features)
+        embedded_sparse = model.sparse_arch(batch.sparse_features)
+        with self._autocast():
+            interactions = model.inter_arch(
+                dense_features=embedded_dense, sparse_features=embedded_sparse
+            )
+            logits = model.over_arch(interactions)
+        logits = logits.squeeze(-1).float()
+        loss = self.loss_fn(logits, batch.labels.float())
+        penalized = loss
+        if self.training and self.embedding_l2 > 0.0:
+            penalized = loss + self.embedding_l2 * embedded_sparse.square().sum(
+                dim=(1, 2)
+            ).mean()
+        return penalized, (loss.detach(), logits.detach(), batch.labels.detach())
