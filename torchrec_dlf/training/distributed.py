@@ -2,6 +2,7 @@
 
 import os
 import socket
+from datetime import timedelta
 from dataclasses import dataclass
 
 import torch
@@ -43,6 +44,26 @@ def choose_device(requested: str, local_rank: int) -> torch.device:
     return torch.device("cpu")
 
 
+def _elastic_attempt_store(rank: int, world_size: int) -> dist.Store:
+    """
+    The rendezvous store of a torchrun (TorchX) worker, with keys namespaced by restart
+    attempt. torchrun keeps one agent store across worker-group restarts, and with
+    torch 2.13 a restarted gloo group reads the dead attempt's peer addresses from it
+    ("Gloo connectFullMesh failed ... Connection refused"); a per-attempt prefix gives
+    every attempt fresh keys, so --max-restarts can bring a job back.
+    """
+    attempt = int(os.environ["TORCHELASTIC_RESTART_COUNT"])
+    agent_hosts_store = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
+    store = dist.TCPStore(
+        host_name=os.environ["MASTER_ADDR"],
+        port=int(os.environ["MASTER_PORT"]),
+        world_size=world_size,
+        is_master=not agent_hosts_store and rank == 0,
+        timeout=timedelta(minutes=10),
+    )
+    return dist.PrefixStore(f"torchrec_dlf/attempt_{attempt}", store)
+
+
 def init_distributed(requested_device: str = "auto") -> DistributedContext:
     """
     Joins the process group torchrun (or TorchX's dist.ddp) describes through the
@@ -56,7 +77,14 @@ def init_distributed(requested_device: str = "auto") -> DistributedContext:
     device = choose_device(requested_device, local_rank)
     backend = "nccl" if device.type == "cuda" else "gloo"
     if not dist.is_initialized():
-        if "MASTER_ADDR" in os.environ:
+        if "TORCHELASTIC_RESTART_COUNT" in os.environ:
+            dist.init_process_group(
+                backend=backend,
+                store=_elastic_attempt_store(rank, world_size),
+                rank=rank,
+                world_size=world_size,
+            )
+        elif "MASTER_ADDR" in os.environ:
             dist.init_process_group(backend=backend, rank=rank, world_size=world_size)
         else:
             dist.init_process_group(
