@@ -146,6 +146,15 @@ class ParquetBatchLoader:
         end = start + base + (1 if r < extra else 0)
         return start, end, base + (1 if extra else 0)
 
+    def row_range(self) -> Tuple[int, int]:
+        """
+        [first, end) rows of this rank in the epoch's row order; in eval mode that is the
+        order of the files, so ``first + i`` is the split-wide index of the i-th real row
+        this rank yields.
+        """
+        start, end, _ = self._rank_range()
+        return start, end
+
     def __len__(self) -> int:
         """Batches per epoch, the same on every rank."""
         _, _, rows = self._rank_range()

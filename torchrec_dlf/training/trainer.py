@@ -381,7 +381,9 @@ class Trainer:
 
     def _keep_best(self) -> None:
         if self.checkpoints is not None:
-            self.checkpoints.save_best(self.model, {"step": self.state.global_step})
+            self.checkpoints.save_best(
+                self.model, {"step": self.state.global_step, **self.model_description()}
+            )
         else:
             self._best_snapshot = snapshot_state(self.model)
 
@@ -393,9 +395,24 @@ class Trainer:
         elif self.checkpoints is not None and self.checkpoints.has_best():
             self.checkpoints.load_best(self.model)
 
+    def model_description(self) -> Dict[str, Any]:
+        """What is needed to rebuild the model from a checkpoint (predict, export)."""
+        return {
+            "model_config": asdict(self.model_config),
+            "dense_precision": self.config.dense_precision,
+            "dataset": {
+                "name": self.metadata.name,
+                "dir": os.path.abspath(self.dataset_dir),
+                "numeric": self.metadata.numeric,
+                "categorical": self.metadata.categorical,
+                "vocab_sizes": self.metadata.vocab_sizes,
+            },
+        }
+
     def _trainer_state(self) -> Dict[str, Any]:
         return {
             **asdict(self.state),
+            **self.model_description(),
             "stopper": self.stopper.state_dict(),
             "learning_rates": [g["lr"] for g in self.optimizer.param_groups],
         }
