@@ -1,0 +1,143 @@
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+from torchrec_dlf.preprocessing.cli import build_parser, run
+from torchrec_dlf.preprocessing.criteo_format import write_criteo_tsv
+from tests.preprocessing.helpers import write_text
+from tests.shared_data import shared_data
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRIPT = os.path.join(ROOT, "datasets", "prepare.py")
+
+
+class PrepareScriptTest(unittest.TestCase):
+    def test_script_prepares_and_reports_errors(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            data = os.path.join(d, "train.txt")
+            write_criteo_tsv(data, 200, seed=1)
+            out = os.path.join(d, "out")
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    SCRIPT,
+                    "criteo",
+                    data,
+                    "--output",
+                    out,
+                    "--min_count",
+                    "1",
+                    "--quiet",
+                ],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+            )
+            self.assertEqual(done.returncode, 0, done.stderr)
+            self.assertIn("prepared 'criteo': 13 numeric, 26 categorical fields", done.stdout)
+            self.assertTrue(os.path.isfile(os.path.join(out, "metadata.json")))
+            failed = subprocess.run(
+                [sys.executable, SCRIPT, "criteo", os.path.join(d, "nope"), "--output", out],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+            )
+            self.assertEqual(failed.returncode, 1)
+            self.assertEqual(
+                failed.stderr.strip(),
+                f"error: {os.path.join(d, 'nope')}: input file does not exist",
+            )
+
+
+class CliTest(unittest.TestCase):
+    def test_frappe_command(self) -> None:
+        files = [shared_data("frappe_x1", f"{s}.csv") for s in ("train", "valid", "test")]
+        with tempfile.TemporaryDirectory() as d:
+            lines = []
+            out = os.path.join(d, "frappe_x1")
+            run(
+                [
+                    "bars",
+                    "--train",
+                    files[0],
+                    "--valid",
+                    files[1],
+                    "--test",
+                    files[2],
+                    "--output",
+                    out,
+                    "--name",
+                    "frappe_x1",
+                    "--checksum",
+                    "none",
+                ],
+                out=lines.append,
+            )
+            self.assertIn("  valid: 57722 rows, 19063 positive (33.03%)", lines)
+            with open(os.path.join(out, "metadata.json")) as f:
+                self.assertEqual(json.load(f)["name"], "frappe_x1")
+
+    def test_skip_summary_is_printed(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            path = write_text(os.path.join(d, "t.csv"), ["y,c", "1,a", "2,b", "0", "1,a"])
+            schema = os.path.join(d, "s.json")
+            with open(schema, "w") as f:
+                json.dump({"label": "y", "categorical": ["c"]}, f)
+            lines = []
+            run(
+                [
+                    "csv",
+                    "--schema",
+                    schema,
+                    path,
+                    "--output",
+                    os.path.join(d, "o"),
+                    "--on_bad_row",
+                    "skip",
+                    "--spill",
+                    "off",
+                    "--quiet",
+                ],
+                out=lines.append,
+            )
+            self.assertEqual(
+                lines[-7:],
+                [
+                    "skipped 2 bad rows:",
+                    "  1 x bad label",
+                    "  1 x wrong number of fields",
+                    "first 2:",
+                    f"  {path}:3: field y: '2' is not a label (expected 0, 1)",
+                    f"  {path}:4: expected 2 fields, found 1",
+                    f"written to {os.path.join(d, 'o')}",
+                ],
+            )
+
+    def test_parser(self) -> None:
+        args = build_parser().parse_args(
+            [
+                "libfm",
+                "--train",
+                "a",
+                "--test",
+                "b",
+                "--valid_from_train",
+                "0.1",
+                "--field_ranges",
+                "1-5",
+                "--label_map=-1:0,1:1",
+                "--output",
+                "o",
+            ]
+        )
+        self.assertEqual(args.label_map, {"-1": 0, "1": 1})
+        self.assertEqual(args.split, None)
+        with self.assertRaises(SystemExit):
+            build_parser().parse_args(
+                ["criteo", "x", "--output", "o", "--min_count", "2", "--hash_size", "3"]
+            )
+        with self.assertRaises(SystemExit):
+            build_parser().parse_args(["avazu", "x", "--output", "o", "--numeric", "log"])

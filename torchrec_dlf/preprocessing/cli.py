@@ -1,0 +1,231 @@
+"""Command-line interface of data preparation (``datasets/prepare.py``)."""
+
+import argparse
+import sys
+from typing import Callable, List, Optional
+
+from torchrec_dlf.preprocessing.avazu import avazu_plan
+from torchrec_dlf.preprocessing.bad_rows import ON_BAD_ROW
+from torchrec_dlf.preprocessing.bars import bars_plan
+from torchrec_dlf.preprocessing.criteo import criteo_plan
+from torchrec_dlf.preprocessing.delimited_reader import DEFAULT_BLOCK_BYTES
+from torchrec_dlf.preprocessing.errors import PreparationError
+from torchrec_dlf.preprocessing.input_files import CHECKSUMS
+from torchrec_dlf.preprocessing.libfm import libfm_plan, parse_label_map
+from torchrec_dlf.preprocessing.numeric_transform import NUMERIC_TRANSFORMS
+from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions
+from torchrec_dlf.preprocessing.preparation import prepare, PreparationPlan, PreparationResult
+from torchrec_dlf.preprocessing.row_split import parse_ratios
+from torchrec_dlf.preprocessing.table_schema import csv_plan, TableSchema
+
+
+def _names(text: str) -> List[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+def _ratios(text: str):  # pyre-ignore[3]
+    try:
+        return parse_ratios(text)
+    except PreparationError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
+
+
+def _add_common(p: argparse.ArgumentParser, numeric_default: Optional[str]) -> None:
+    p.add_argument(
+        "--output", required=True, help="prepared dataset directory (replaced atomically)"
+    )
+    p.add_argument("--name", default=None, help="dataset name in the metadata")
+    vocab = p.add_mutually_exclusive_group()
+    vocab.add_argument(
+        "--min_count",
+        type=int,
+        default=None,
+        help="train count a categorical value needs for an id of its own (rarer -> id 0)",
+    )
+    vocab.add_argument(
+        "--hash_size",
+        type=int,
+        default=None,
+        help="no vocabulary pass: id = 1 + fnv1a_64(value) mod N",
+    )
+    if numeric_default is not None:
+        p.add_argument(
+            "--numeric",
+            choices=NUMERIC_TRANSFORMS,
+            default=None,
+            help=f"numeric transform (default {numeric_default})",
+        )
+    p.add_argument(
+        "--on_bad_row",
+        choices=ON_BAD_ROW,
+        default="error",
+        help="error: stop at the first malformed row; skip: drop and count them",
+    )
+    p.add_argument(
+        "--checksum",
+        choices=CHECKSUMS,
+        default="sha256",
+        help="record the sha256 of every input (none: skip, for huge files)",
+    )
+    p.add_argument(
+        "--block_size",
+        type=int,
+        default=DEFAULT_BLOCK_BYTES,
+        help="bytes parsed per block of delimited text",
+    )
+    p.add_argument(
+        "--spill",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="keep the rows parsed by the vocabulary pass on disk (beside the output) so the "
+        "second pass need not parse them again; auto: when the disk has room",
+    )
+    p.add_argument("--quiet", action="store_true", help="print only the summary")
+
+
+def _add_split(p: argparse.ArgumentParser, kinds: List[str], inputs: bool = True) -> None:
+    if inputs:
+        p.add_argument("inputs", nargs="*", help="input files (random or day split)")
+    p.add_argument(
+        "--split",
+        choices=kinds,
+        default=None,
+        help="default: random with input files, given with --train",
+    )
+    p.add_argument("--train", default=None, help="train file (given split)")
+    p.add_argument("--valid", default=None, help="valid file (given split)")
+    p.add_argument("--test", default=None, help="test file (given split)")
+    p.add_argument(
+        "--valid_from_train",
+        type=float,
+        default=None,
+        help="given split without a valid file: this seeded random share of train is valid",
+    )
+    p.add_argument(
+        "--ratios", type=_ratios, default=(0.8, 0.1, 0.1), help="random split shares (8,1,1)"
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the random split / valid_from_train"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Prepare a CTR dataset (Parquet splits + metadata.json) for torchrec_dlf.",
+        allow_abbrev=False,
+    )
+    sub = parser.add_subparsers(dest="source", required=True, metavar="source")
+
+    p = sub.add_parser(
+        "criteo", help="Criteo TSV (Kaggle train.txt, 1TB day_N)", allow_abbrev=False
+    )
+    _add_split(p, ["random", "given", "day"])
+    _add_common(p, "log")
+
+    p = sub.add_parser("avazu", help="Avazu CSV with header", allow_abbrev=False)
+    _add_split(p, ["random", "given"])
+    _add_common(p, None)
+
+    p = sub.add_parser("bars", help="BARS/FuxiCTR train/valid/test CSV", allow_abbrev=False)
+    _add_split(p, ["given", "random"])
+    _add_common(p, "none")
+    p.add_argument("--label", default="label", help="label column")
+    p.add_argument("--numeric_columns", type=_names, default=[], help="numeric columns a,b,...")
+
+    p = sub.add_parser("libfm", help="libFM/libSVM 'label idx:val ...' files", allow_abbrev=False)
+    _add_split(p, ["given", "random"])
+    _add_common(p, "none")
+    fields = p.add_mutually_exclusive_group(required=True)
+    fields.add_argument(
+        "--feature_index", default=None, help="map file of 'field:value<TAB>index' lines"
+    )
+    fields.add_argument(
+        "--field_ranges",
+        default=None,
+        help="index ranges per field: 0-99,100-199,... or name=lo-hi,...",
+    )
+    p.add_argument(
+        "--numeric_fields", type=_names, default=[], help="fields whose value is numeric"
+    )
+    p.add_argument(
+        "--label_map",
+        type=parse_label_map,
+        default=None,
+        help="raw label -> 0/1, e.g. --label_map=-1:0,1:1 (with '=': the value starts with '-')",
+    )
+
+    p = sub.add_parser(
+        "csv", help="any delimited file described by a schema JSON", allow_abbrev=False
+    )
+    _add_split(p, ["random", "given"])
+    _add_common(p, "the schema's numeric_transform, else none")
+    p.add_argument(
+        "--schema",
+        required=True,
+        help="schema JSON (see torchrec_dlf/preprocessing/table_schema.py)",
+    )
+    return parser
+
+
+def build_plan(args: argparse.Namespace) -> PreparationPlan:
+    inputs = getattr(args, "inputs", [])
+    kind = args.split or ("random" if inputs else "given")
+    split = SplitOptions(
+        kind=kind,
+        inputs=inputs,
+        train=args.train,
+        valid=args.valid,
+        test=args.test,
+        ratios=args.ratios,
+        seed=args.seed,
+        valid_from_train=args.valid_from_train,
+    )
+    options = CommonOptions(
+        name=args.name,
+        numeric=getattr(args, "numeric", None),
+        min_count=args.min_count,
+        hash_size=args.hash_size,
+        on_bad_row=args.on_bad_row,
+        checksum=args.checksum,
+        block_bytes=args.block_size,
+    )
+    if args.source == "criteo":
+        return criteo_plan(split, options)
+    if args.source == "avazu":
+        return avazu_plan(split, options)
+    if args.source == "bars":
+        return bars_plan(split, options, args.numeric_columns, args.label)
+    if args.source == "libfm":
+        return libfm_plan(
+            split,
+            options,
+            feature_index=args.feature_index,
+            field_ranges=args.field_ranges,
+            numeric_fields=args.numeric_fields,
+            label_map=args.label_map,
+        )
+    return csv_plan(TableSchema.load(args.schema), split, options)
+
+
+def run(
+    argv: Optional[List[str]] = None,
+    out: Callable[[str], None] = print,
+) -> PreparationResult:
+    """Parses ``argv``, prepares the dataset and prints a summary; errors propagate."""
+    args = build_parser().parse_args(argv)
+    plan = build_plan(args)
+    plan.spill = {"auto": None, "on": True, "off": False}[args.spill]
+    result = prepare(plan, args.output, log=(lambda m: None) if args.quiet else out)
+    for line in result.summary():
+        out(line)
+    out(f"written to {args.output}")
+    return result
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    try:
+        run(argv)
+    except PreparationError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,181 @@
+"""Streams libFM/libSVM files (``label index:value ...``) in blocks of lines."""
+
+import gzip
+import math
+from itertools import islice
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+import pyarrow as pa
+
+from torchrec_dlf.preprocessing import bad_rows
+from torchrec_dlf.preprocessing.bad_rows import BadRow, show_value
+from torchrec_dlf.preprocessing.column_parsers import LABEL
+from torchrec_dlf.preprocessing.errors import PreparationError
+from torchrec_dlf.preprocessing.feature_fields import FeatureFields
+from torchrec_dlf.preprocessing.raw_block import RawBlock
+
+DEFAULT_BLOCK_LINES = 65536
+_MAX_KNOWN_TOKENS = 1 << 22
+
+
+class LibFMReader:
+    """
+    Reads a libFM/libSVM file into one raw column per field. A row is ``label`` then
+    whitespace-separated ``index:value`` tokens; the field of an index comes from
+    ``fields``. A field absent from a row is null (out-of-vocabulary id 0 later). For a
+    categorical (one-hot) field the column holds the index and its value must be 1; for
+    a field in ``numeric_fields`` the column holds the value. Bad lines (empty, not
+    UTF-8, a token that is not ``index:value``, an index of no field, a field given twice,
+    a one-hot value other than 1) are handed over as `RawBlock.rejected`; the label is
+    checked later, like any column.
+
+    Args:
+        path (str): the file (``.gz`` is decompressed on the fly).
+        fields (FeatureFields): index -> field.
+        numeric_fields (Sequence[str]): fields whose column is the feature's value.
+        block_lines (int): lines per block.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        fields: FeatureFields,
+        numeric_fields: Sequence[str] = (),
+        block_lines: int = DEFAULT_BLOCK_LINES,
+    ) -> None:
+        unknown = sorted(set(numeric_fields) - set(fields.fields))
+        if unknown:
+            raise PreparationError(f"numeric fields {unknown} are not fields of the feature map")
+        self.path = path
+        self.fields = fields
+        self.columns: List[str] = [LABEL] + list(fields.fields)
+        self._numeric = [name in set(numeric_fields) for name in fields.fields]
+        self.block_lines = block_lines
+        self.first_data_line = 1
+        self.data_lines = 0
+        # Token -> (column, value) of every one-hot token seen: most lines are then read
+        # with one dictionary lookup per token.
+        self._known: Dict[bytes, Tuple[int, bytes]] = {}
+
+    def blocks(self) -> Iterator[RawBlock]:
+        opener = gzip.open if self.path.endswith(".gz") else open
+        line_number = 0
+        with opener(self.path, "rb") as f:
+            while True:
+                chunk = list(islice(f, self.block_lines))
+                if not chunk:
+                    break
+                yield self._block(chunk, line_number + 1)
+                line_number += len(chunk)
+        self.data_lines = line_number
+
+    def _block(self, raw_lines: Iterable[bytes], first_line: int) -> RawBlock:
+        rows: List[List[Optional[bytes]]] = []
+        lines: List[int] = []
+        rejected: List[BadRow] = []
+        for line, raw in enumerate(raw_lines, first_line):
+            raw = raw.rstrip(b"\n").rstrip(b"\r")
+            tokens = raw.split()
+            row = self._fast_row(tokens) if tokens and raw.isascii() else None
+            if row is None:
+                problem = self._diagnose(raw, line)
+                if problem is not None:
+                    rejected.append(problem)
+                    continue
+                row = self._fast_row(tokens)
+                assert row is not None
+            lines.append(line)
+            rows.append(row)
+        columns: Dict[str, pa.Array] = {}
+        transposed = list(zip(*rows)) if rows else [()] * len(self.columns)
+        for name, values in zip(self.columns, transposed):
+            columns[name] = pa.array(values, pa.binary())
+        return RawBlock(self.path, np.array(lines, dtype=np.int64), columns, rejected, 1)
+
+    def _fast_row(self, tokens: List[bytes]) -> Optional[List[Optional[bytes]]]:
+        """The row (label, then one value per field), or None if anything is unusual."""
+        row: List[Optional[bytes]] = [None] * len(self.columns)
+        row[0] = tokens[0]
+        known = self._known
+        for token in islice(tokens, 1, None):
+            hit = known.get(token)
+            if hit is None:
+                hit = self._learn(token)
+                if hit is None:
+                    return None
+            column, value = hit
+            if row[column] is not None:
+                return None
+            row[column] = value
+        return row
+
+    def _learn(self, token: bytes) -> Optional[Tuple[int, bytes]]:
+        """(column, value) of a well-formed token; remembered for one-hot features."""
+        index_text, colon, value = token.partition(b":")
+        if not colon or not index_text.isdigit() or not value:
+            return None
+        index = int(index_text)
+        f = self.fields.field_of(index)
+        if f is None:
+            return None
+        if self._numeric[f]:
+            return f + 1, value
+        if not _is_one(value):
+            return None
+        hit = (f + 1, str(index).encode())
+        if len(self._known) < _MAX_KNOWN_TOKENS:
+            self._known[token] = hit
+        return hit
+
+    def _diagnose(self, raw: bytes, line: int) -> Optional[BadRow]:
+        """The slow path: what is wrong with a line the fast path did not take."""
+
+        def bad(reason: str, detail: str, field: Optional[str] = None) -> BadRow:
+            return BadRow(self.path, line, reason, detail, field)
+
+        tokens = raw.split()
+        if not tokens:
+            return bad(bad_rows.EMPTY_LINE, "empty line")
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return bad(bad_rows.INVALID_UTF8, f"invalid UTF-8 in {show_value(raw)}")
+        names = self.fields.fields
+        seen: Dict[int, int] = {}
+        for position, token in enumerate(tokens[1:], 1):
+            index_text, colon, value = token.partition(b":")
+            if not colon or not index_text.isdigit() or not value:
+                return bad(
+                    bad_rows.BAD_TOKEN, f"token {position}: {show_value(token)} is not index:value"
+                )
+            index = int(index_text)
+            f = self.fields.field_of(index)
+            if f is None:
+                return bad(
+                    bad_rows.UNKNOWN_FEATURE,
+                    f"token {position}: feature index {index} belongs to no field",
+                )
+            if f in seen:
+                return bad(
+                    bad_rows.REPEATED_FIELD,
+                    f"given twice (indices {seen[f]} and {index})",
+                    names[f],
+                )
+            seen[f] = index
+            if not self._numeric[f] and not _is_one(value):
+                return bad(
+                    bad_rows.BAD_VALUE,
+                    f"feature {index} has value {show_value(value)}, a one-hot feature needs 1",
+                    names[f],
+                )
+        return None
+
+
+def _is_one(value: bytes) -> bool:
+    if value == b"1":
+        return True
+    try:
+        return math.isfinite(float(value)) and float(value) == 1.0
+    except ValueError:
+        return False

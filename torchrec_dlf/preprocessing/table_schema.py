@@ -1,0 +1,226 @@
+"""Generic delimited files described by a schema JSON (the ``csv`` source).
+
+A schema::
+
+    {
+      "name": "criteo_sample",                 optional, the dataset name
+      "separator": ",",                        one character, default ","
+      "header": true,                          true: the first line names the columns;
+                                               false: no header, columns in the order
+                                               label, numeric..., categorical...;
+                                               a list of names: no header, these columns
+      "label": "label",                        the 0/1 label column
+      "label_map": {"0": 0, "1": 1},           optional: raw label -> 0/1
+      "numeric": ["I1", "I2"],                 numeric columns (may be empty)
+      "categorical": ["C1", "C2"],             categorical columns
+      "drop": ["id"],                          optional: columns read but not used
+      "numeric_transform": "log",              optional default: log, bucket or none
+      "transforms": {"I2": "bucket"}           optional, per column
+    }
+
+Every column of the file must be named in exactly one of label, numeric, categorical
+and drop, so a schema that does not describe the file is an error, never a silent
+mis-assignment.
+"""
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Union
+
+from torchrec_dlf.preprocessing.column_parsers import (
+    CategoricalParser,
+    ColumnParser,
+    LabelParser,
+    NumericParser,
+)
+from torchrec_dlf.preprocessing.delimited_reader import DelimitedReader
+from torchrec_dlf.preprocessing.errors import PreparationError
+from torchrec_dlf.preprocessing.input_files import check_input_file
+from torchrec_dlf.preprocessing.numeric_transform import NUMERIC_TRANSFORMS
+from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions
+from torchrec_dlf.preprocessing.preparation import PreparationPlan
+from torchrec_dlf.preprocessing.record_layout import RecordLayout
+from torchrec_dlf.preprocessing.table_header import check_header
+
+DEFAULT_MIN_COUNT = 1
+DEFAULT_NUMERIC = "none"
+_KEYS = {
+    "name",
+    "separator",
+    "header",
+    "label",
+    "label_map",
+    "numeric",
+    "categorical",
+    "drop",
+    "numeric_transform",
+    "transforms",
+    "description",
+}
+
+
+@dataclass
+class TableSchema:
+    """A parsed, checked schema (see the module docstring)."""
+
+    label: str
+    numeric: List[str]
+    categorical: List[str]
+    header: Union[bool, List[str]] = True
+    separator: str = ","
+    drop: List[str] = field(default_factory=list)
+    label_map: Optional[Dict[str, int]] = None
+    numeric_transform: Optional[str] = None
+    transforms: Dict[str, str] = field(default_factory=dict)
+    name: Optional[str] = None
+    path: Optional[str] = None
+
+    @classmethod
+    def load(cls, path: str) -> "TableSchema":
+        check_input_file(path, "schema")
+        with open(path) as f:
+            try:
+                raw = json.load(f)
+            except json.JSONDecodeError as e:
+                raise PreparationError(f"{path}: not valid JSON ({e})") from e
+        return cls.from_dict(raw, where=path)
+
+    @classmethod
+    def from_dict(cls, raw: Any, where: str = "schema") -> "TableSchema":
+        def fail(message: str) -> PreparationError:
+            return PreparationError(f"{where}: {message}")
+
+        if not isinstance(raw, dict):
+            raise fail("a schema is a JSON object")
+        unknown = sorted(set(raw) - _KEYS)
+        if unknown:
+            raise fail(f"unknown keys {unknown} (known: {sorted(_KEYS)})")
+        for key in ("label", "categorical"):
+            if key not in raw:
+                raise fail(f"missing {key!r}")
+
+        def names(key: str) -> List[str]:
+            value = raw.get(key, [])
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                raise fail(f"{key!r} must be a list of column names")
+            return value
+
+        label = raw["label"]
+        if not isinstance(label, str) or not label:
+            raise fail("'label' must be a column name")
+        header = raw.get("header", True)
+        if not isinstance(header, bool) and not (
+            isinstance(header, list) and all(isinstance(h, str) and h for h in header)
+        ):
+            raise fail("'header' must be true, false or a list of column names")
+        separator = raw.get("separator", ",")
+        if not isinstance(separator, str) or len(separator) != 1 or separator in "\r\n":
+            raise fail(f"'separator' must be one character, got {separator!r}")
+        numeric, categorical, drop = names("numeric"), names("categorical"), names("drop")
+        used = [label] + numeric + categorical + drop
+        twice = sorted({c for c in used if used.count(c) > 1})
+        if twice:
+            raise fail(f"columns {twice} are named more than once")
+        if not categorical:
+            raise fail("at least one categorical column is needed")
+        if header is False and drop:
+            raise fail("'drop' needs the column order, from a header or a list of names")
+        if isinstance(header, list):
+            if sorted(header) != sorted(used):
+                extra = [h for h in header if h not in used]
+                missing = [c for c in used if c not in header]
+                raise fail(f"'header' lists {extra} without a role and misses {missing}")
+        default = raw.get("numeric_transform")
+        if default is not None and default not in NUMERIC_TRANSFORMS:
+            raise fail(f"'numeric_transform' must be one of {NUMERIC_TRANSFORMS}")
+        transforms = raw.get("transforms", {})
+        if not isinstance(transforms, dict):
+            raise fail("'transforms' maps numeric columns to transforms")
+        for column, transform in transforms.items():
+            if column not in numeric:
+                raise fail(f"'transforms' names {column!r}, which is not a numeric column")
+            if transform not in NUMERIC_TRANSFORMS:
+                raise fail(f"transform of {column!r} must be one of {NUMERIC_TRANSFORMS}")
+        label_map = raw.get("label_map")
+        if label_map is not None and (
+            not isinstance(label_map, dict)
+            or not label_map
+            or any(v not in (0, 1) or isinstance(v, bool) for v in label_map.values())
+        ):
+            raise fail("'label_map' maps raw labels (strings) to 0 or 1")
+        name = raw.get("name")
+        if name is not None and not isinstance(name, str):
+            raise fail("'name' must be a string")
+        return cls(
+            label=label,
+            numeric=numeric,
+            categorical=categorical,
+            header=header,
+            separator=separator,
+            drop=drop,
+            label_map=label_map,
+            numeric_transform=default,
+            transforms=dict(transforms),
+            name=name,
+            path=None if where == "schema" else where,
+        )
+
+    @property
+    def has_header_line(self) -> bool:
+        return self.header is True
+
+    def file_columns(self, path: str) -> List[str]:
+        """The columns of ``path`` in file order, checked against the schema."""
+        used = [self.label] + self.numeric + self.categorical + self.drop
+        if self.header is True:
+            return check_header(path, self.separator, used)
+        # Without a header there is nothing to check up front: a file of another shape
+        # fails on its first line (or, skipping bad rows, has no good rows).
+        return list(self.header) if isinstance(self.header, list) else used
+
+    def describe(self) -> Dict[str, Any]:
+        return {
+            "schema": self.path,
+            "separator": self.separator,
+            "header": self.header,
+            "label": self.label,
+            "label_map": self.label_map or {"0": 0, "1": 1},
+            "drop": self.drop,
+        }
+
+
+def csv_plan(schema: TableSchema, split: SplitOptions, options: CommonOptions) -> PreparationPlan:
+    """
+    Any delimited file described by ``schema``. Numeric transforms: the schema's
+    per-column ``transforms``, else ``options.numeric``, else the schema's
+    ``numeric_transform``, else ``none``. Splits: random or given; all files must have
+    the same columns.
+    """
+    paths, rule = split.resolve(("random", "given"))
+    columns = schema.file_columns(paths[0])
+    for path in paths[1:]:
+        other = schema.file_columns(path)
+        if other != columns:
+            raise PreparationError(f"{path}: columns in another order than in {paths[0]}: {other}")
+    default = options.numeric or schema.numeric_transform or DEFAULT_NUMERIC
+    parsers: List[ColumnParser] = [LabelParser(schema.label, schema.label_map)]
+    parsers += [NumericParser(c, schema.transforms.get(c, default)) for c in schema.numeric]
+    parsers += [CategoricalParser(c) for c in schema.categorical]
+    return PreparationPlan(
+        name=options.name or schema.name or "csv",
+        source="csv",
+        readers=[
+            DelimitedReader(
+                p, columns, schema.separator, schema.has_header_line, options.block_bytes
+            )
+            for p in paths
+        ],
+        layout=RecordLayout(columns, parsers),
+        split=rule,
+        vocabulary=options.vocabulary(DEFAULT_MIN_COUNT),
+        on_bad_row=options.on_bad_row,
+        checksum=options.checksum,
+        options={**options.recorded(), "format": "delimited", **schema.describe()},
+        numeric_transform=default if schema.numeric else None,
+        aux_files={"schema": schema.path} if schema.path else {},
+    )
