@@ -10,6 +10,7 @@ One subcommand per source, all writing the same layout::
     python datasets/prepare.py libfm --train train.fm.txt --test test.fm.txt --valid_from_train 0.1 \\
         --field_ranges 0-99,100-199 --output data/ipinyou
     python datasets/prepare.py csv --schema datasets/schemas/criteo_sample.json sample.txt --output data/sample
+    python datasets/prepare.py criteo new.txt --vocabulary_from data/criteo_kaggle --output data/new
 
 ``python datasets/prepare.py <source> --help`` lists the options of each.
 """

@@ -48,6 +48,49 @@ class PreparedDatasetWriterTest(unittest.TestCase):
             self.assertEqual(sorted(os.listdir(d)), ["ds"])
             self.assertEqual(DatasetMetadata.read(ds).split("train").rows, 10)
 
+    def test_other_files_move_with_the_splits(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            ds = os.path.join(d, "ds")
+            write_indexed_dataset(ds, {"train": 10})
+            with PreparedDatasetWriter(ds, "x", ["I1"], ["C1"]) as w:
+                w.write("train", np.zeros(3, np.int8), np.zeros((3, 1)), np.zeros((3, 1)))
+                path = w.file_path("vocabulary/C1.parquet")
+                self.assertFalse(path.startswith(ds + os.sep))  # in the temporary directory
+                with open(path, "w") as f:
+                    f.write("v")
+                for bad in [
+                    "",
+                    "/abs",
+                    "a/../b",
+                    "./a",
+                    "a//b",
+                    "train/x",
+                    "metadata.json",
+                    "a\\b",
+                ]:
+                    with self.assertRaisesRegex(ValueError, "is not a relative path"):
+                        w.file_path(bad)
+                with self.assertRaisesRegex(ValueError, "already a file"):
+                    w.file_path("vocabulary/C1.parquet")
+                self.assertEqual(DatasetMetadata.read(ds).split("train").rows, 10)  # old one
+                w.commit({"C1": 4})
+            with open(os.path.join(ds, "vocabulary", "C1.parquet")) as f:
+                self.assertEqual(f.read(), "v")
+            self.assertEqual(sorted(os.listdir(d)), ["ds"])
+
+    def test_a_file_never_written_fails_the_commit(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            ds = os.path.join(d, "ds")
+            write_indexed_dataset(ds, {"train": 10})
+            with self.assertRaisesRegex(
+                ValueError, r"dataset files \['extra/x'\] were never written"
+            ):
+                with PreparedDatasetWriter(ds, "x", ["I1"], ["C1"]) as w:
+                    w.file_path("extra/x")
+                    w.commit({"C1": 4})
+            self.assertEqual(sorted(os.listdir(d)), ["ds"])
+            self.assertEqual(DatasetMetadata.read(ds).split("train").rows, 10)
+
     def test_shape_mismatch(self) -> None:
         with tempfile.TemporaryDirectory() as d:
             with PreparedDatasetWriter(os.path.join(d, "ds"), "x", ["I1"], ["C1"]) as w:

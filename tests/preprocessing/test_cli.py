@@ -5,7 +5,7 @@ import sys
 import tempfile
 import unittest
 
-from torchrec_dlf.preprocessing.cli import build_parser, run
+from torchrec_dlf.preprocessing.cli import build_parser, parse_args, run
 from torchrec_dlf.preprocessing.criteo_format import write_criteo_tsv
 from tests.preprocessing.helpers import write_text
 from tests.shared_data import shared_data
@@ -141,3 +141,13 @@ class CliTest(unittest.TestCase):
             )
         with self.assertRaises(SystemExit):
             build_parser().parse_args(["avazu", "x", "--output", "o", "--numeric", "log"])
+
+    def test_options_that_vocabulary_from_supplies(self) -> None:
+        # Needed without --vocabulary_from, taken from its metadata with it.
+        for argv in (["libfm", "--train", "a", "--test", "b"], ["csv", "a"]):
+            with self.assertRaises(SystemExit):
+                parse_args(argv + ["--output", "o"])
+            args = parse_args(argv + ["--output", "o", "--vocabulary_from", "d"])
+            self.assertEqual(args.vocabulary_from, "d")
+        args = parse_args(["bars", "a", "--split", "test", "--output", "o"])
+        self.assertEqual((args.split, args.label), ("test", None))

@@ -64,6 +64,13 @@ class GivenSplitTest(unittest.TestCase):
         with self.assertRaises(PreparationError):
             GivenSplit([TRAIN], valid_from_train=1.5)
 
+    def test_splits_produced(self) -> None:
+        self.assertEqual(GivenSplit([TRAIN, VALID, TEST]).splits(), [TRAIN, VALID, TEST])
+        self.assertEqual(GivenSplit([TRAIN, TEST], 0.1).splits(), [TRAIN, VALID, TEST])
+        self.assertEqual(GivenSplit([TEST, TEST]).splits(), [TEST])
+        self.assertEqual(GivenSplit([VALID, TEST]).splits(), [VALID, TEST])
+        self.assertEqual(RandomSplit((1.0, 0.0, 0.0), 0).splits(), [TRAIN, VALID, TEST])
+
 
 class DaySplitTest(unittest.TestCase):
     def test_last_day_halved(self) -> None:

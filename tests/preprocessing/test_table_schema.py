@@ -71,6 +71,18 @@ class TableSchemaTest(unittest.TestCase):
         base.update(raw)
         return TableSchema.from_dict(base)
 
+    def test_to_dict_round_trip(self) -> None:
+        for raw in [
+            {},
+            {"header": ["id", "y", "n", "c"], "drop": ["id"], "separator": "\t"},
+            {"label_map": {"-1": 0, "1": 1}, "numeric_transform": "log", "name": "x"},
+            {"header": False, "transforms": {"n": "bucket"}},
+        ]:
+            schema = self.schema(**raw)
+            again = TableSchema.from_dict(schema.to_dict())
+            self.assertEqual(again, schema)
+            self.assertEqual(again.to_dict(), schema.to_dict())
+
     def test_schema_errors(self) -> None:
         cases = [
             ({"colour": 1}, "schema: unknown keys ['colour']"),

@@ -10,7 +10,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from torchrec_dlf.data.metadata import DatasetMetadata, LABEL_COLUMN, SplitInfo
+from torchrec_dlf.data.metadata import (
+    DatasetMetadata,
+    LABEL_COLUMN,
+    METADATA_FILE,
+    SplitInfo,
+    SPLITS,
+)
 
 DEFAULT_ROW_GROUP_ROWS = 16384
 DEFAULT_FILE_ROWS = 2_000_000
@@ -92,6 +98,10 @@ class PreparedDatasetWriter:
         row_group_rows (int): rows per Parquet row group (the loader's shuffle unit).
         file_rows (int): rows per Parquet file.
 
+    Other files that belong to the dataset (e.g. saved vocabularies) are written to the
+    paths `file_path` hands out, inside the temporary directory, so that they appear
+    (or not) together with the splits.
+
     Example::
 
         with PreparedDatasetWriter("out", "toy", ["I1"], ["C1"]) as w:
@@ -126,6 +136,7 @@ class PreparedDatasetWriter:
             + [pa.field(c, pa.int32()) for c in self._categorical]
         )
         self._splits: Dict[str, _SplitWriter] = {}
+        self._files: List[str] = []
         self._committed = False
 
     @property
@@ -177,6 +188,33 @@ class PreparedDatasetWriter:
             )
         self._splits[split].write(table)
 
+    def file_path(self, relative: str) -> str:
+        """
+        Where to write a file of the dataset other than its splits and metadata, e.g.
+        ``vocabulary/C1.parquet`` (``/``-separated, relative to the dataset directory, not
+        in a split's directory): its path in the temporary directory, whose parent
+        directories are created. The caller writes it before `commit`, which moves it into
+        place with the splits and fails if it was not written.
+        """
+        parts = relative.split("/")
+        if (
+            not relative
+            or relative.startswith("/")
+            or "\\" in relative
+            or any(p in ("", ".", "..") for p in parts)
+            or parts[0] in SPLITS
+            or parts[0].startswith(METADATA_FILE)
+        ):
+            raise ValueError(
+                f"{relative!r} is not a relative path of a dataset file outside the splits"
+            )
+        if relative in self._files:
+            raise ValueError(f"{relative!r} is already a file of this dataset")
+        path = os.path.join(self._tmp, *parts)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self._files.append(relative)
+        return path
+
     def commit(
         self,
         vocab_sizes: Dict[str, int],
@@ -185,6 +223,9 @@ class PreparedDatasetWriter:
     ) -> DatasetMetadata:
         """Closes all splits, writes the metadata and moves the dataset into place."""
         splits = {name: w.close() for name, w in self._splits.items()}
+        missing = [f for f in self._files if not os.path.isfile(os.path.join(self._tmp, f))]
+        if missing:
+            raise ValueError(f"dataset files {missing} were never written")
         meta = DatasetMetadata(
             name=self._name,
             numeric=self._numeric,

@@ -3,7 +3,9 @@
 Every source is read in blocks (never a whole file in memory), validated row by row with
 exact file/line/field messages, split (random, given, by day), encoded with train-only
 vocabularies (id 0 = out of vocabulary) or hashing, and written with
-`torchrec_dlf.data.writer.PreparedDatasetWriter` (Parquet splits + metadata.json).
+`torchrec_dlf.data.writer.PreparedDatasetWriter` (Parquet splits + metadata.json + the
+saved vocabularies). Other raw files can be encoded with a prepared dataset's saved
+vocabularies and transforms (`VocabularySource`, ``--vocabulary_from``).
 """
 
 from torchrec_dlf.preprocessing.avazu import avazu_plan  # noqa: F401
@@ -20,3 +22,4 @@ from torchrec_dlf.preprocessing.preparation import (  # noqa: F401
     PreparationResult,
 )
 from torchrec_dlf.preprocessing.table_schema import csv_plan, TableSchema  # noqa: F401
+from torchrec_dlf.preprocessing.vocabulary_source import VocabularySource  # noqa: F401

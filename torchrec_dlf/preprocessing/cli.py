@@ -13,10 +13,11 @@ from torchrec_dlf.preprocessing.errors import PreparationError
 from torchrec_dlf.preprocessing.input_files import CHECKSUMS
 from torchrec_dlf.preprocessing.libfm import libfm_plan, parse_label_map
 from torchrec_dlf.preprocessing.numeric_transform import NUMERIC_TRANSFORMS
-from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions
+from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions, TEST_SPLIT
 from torchrec_dlf.preprocessing.preparation import prepare, PreparationPlan, PreparationResult
 from torchrec_dlf.preprocessing.row_split import parse_ratios
 from torchrec_dlf.preprocessing.table_schema import csv_plan, TableSchema
+from torchrec_dlf.preprocessing.vocabulary_source import VocabularySource
 
 
 def _names(text: str) -> List[str]:
@@ -35,6 +36,14 @@ def _add_common(p: argparse.ArgumentParser, numeric_default: Optional[str]) -> N
         "--output", required=True, help="prepared dataset directory (replaced atomically)"
     )
     p.add_argument("--name", default=None, help="dataset name in the metadata")
+    p.add_argument(
+        "--vocabulary_from",
+        default=None,
+        metavar="DATASET_DIR",
+        help="encode with the saved vocabularies, transforms and field order of this prepared "
+        "dataset (no vocabulary pass, no train split needed; unseen values -> id 0); options "
+        "that change the encoding come from its metadata",
+    )
     vocab = p.add_mutually_exclusive_group()
     vocab.add_argument(
         "--min_count",
@@ -85,12 +94,14 @@ def _add_common(p: argparse.ArgumentParser, numeric_default: Optional[str]) -> N
 
 def _add_split(p: argparse.ArgumentParser, kinds: List[str], inputs: bool = True) -> None:
     if inputs:
-        p.add_argument("inputs", nargs="*", help="input files (random or day split)")
+        p.add_argument("inputs", nargs="*", help="input files (random, day or test split)")
     p.add_argument(
         "--split",
-        choices=kinds,
+        choices=kinds + [TEST_SPLIT],
         default=None,
-        help="default: random with input files, given with --train",
+        help="default: random with input files (test with --vocabulary_from), given with "
+        "--train/--valid/--test; test: every row of the input files to the test split "
+        "(only with --vocabulary_from)",
     )
     p.add_argument("--train", default=None, help="train file (given split)")
     p.add_argument("--valid", default=None, help="valid file (given split)")
@@ -129,13 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bars", help="BARS/FuxiCTR train/valid/test CSV", allow_abbrev=False)
     _add_split(p, ["given", "random"])
     _add_common(p, "none")
-    p.add_argument("--label", default="label", help="label column")
+    p.add_argument("--label", default=None, help="label column (default label)")
     p.add_argument("--numeric_columns", type=_names, default=[], help="numeric columns a,b,...")
 
     p = sub.add_parser("libfm", help="libFM/libSVM 'label idx:val ...' files", allow_abbrev=False)
     _add_split(p, ["given", "random"])
     _add_common(p, "none")
-    fields = p.add_mutually_exclusive_group(required=True)
+    fields = p.add_mutually_exclusive_group()
     fields.add_argument(
         "--feature_index", default=None, help="map file of 'field:value<TAB>index' lines"
     )
@@ -161,15 +172,39 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p, "the schema's numeric_transform, else none")
     p.add_argument(
         "--schema",
-        required=True,
-        help="schema JSON (see torchrec_dlf/preprocessing/table_schema.py)",
+        default=None,
+        help="schema JSON (see torchrec_dlf/preprocessing/table_schema.py); with "
+        "--vocabulary_from the one recorded in its metadata by default",
     )
     return parser
 
 
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """The parsed command line; options needed unless ``--vocabulary_from`` supplies them."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.vocabulary_from is None:
+        if args.source == "libfm" and args.feature_index is None and args.field_ranges is None:
+            parser.error("libfm: one of the arguments --feature_index --field_ranges is required")
+        if args.source == "csv" and args.schema is None:
+            parser.error("csv: the argument --schema is required")
+    return args
+
+
 def build_plan(args: argparse.Namespace) -> PreparationPlan:
+    source = (
+        VocabularySource.load(args.vocabulary_from, args.source)
+        if args.vocabulary_from is not None
+        else None
+    )
+    plan = _source_plan(args, source)
+    return plan if source is None else source.apply(plan)
+
+
+def _source_plan(args: argparse.Namespace, source: Optional[VocabularySource]) -> PreparationPlan:
     inputs = getattr(args, "inputs", [])
-    kind = args.split or ("random" if inputs else "given")
+    scoring = source is not None
+    kind = args.split or ((TEST_SPLIT if scoring else "random") if inputs else "given")
     split = SplitOptions(
         kind=kind,
         inputs=inputs,
@@ -179,6 +214,7 @@ def build_plan(args: argparse.Namespace) -> PreparationPlan:
         ratios=args.ratios,
         seed=args.seed,
         valid_from_train=args.valid_from_train,
+        train_optional=scoring,
     )
     options = CommonOptions(
         name=args.name,
@@ -189,22 +225,32 @@ def build_plan(args: argparse.Namespace) -> PreparationPlan:
         checksum=args.checksum,
         block_bytes=args.block_size,
     )
+    if source is not None:
+        options = source.common_options(options)
     if args.source == "criteo":
         return criteo_plan(split, options)
     if args.source == "avazu":
         return avazu_plan(split, options)
     if args.source == "bars":
-        return bars_plan(split, options, args.numeric_columns, args.label)
+        numeric_columns, label = args.numeric_columns, args.label or "label"
+        if source is not None:
+            numeric_columns, label = source.bars_arguments(args.numeric_columns, args.label)
+        return bars_plan(split, options, numeric_columns, label)
     if args.source == "libfm":
-        return libfm_plan(
-            split,
-            options,
-            feature_index=args.feature_index,
-            field_ranges=args.field_ranges,
-            numeric_fields=args.numeric_fields,
-            label_map=args.label_map,
-        )
-    return csv_plan(TableSchema.load(args.schema), split, options)
+        fields = {
+            "feature_index": args.feature_index,
+            "field_ranges": args.field_ranges,
+            "numeric_fields": args.numeric_fields,
+            "label_map": args.label_map,
+        }
+        if source is not None:
+            fields = source.libfm_arguments(**fields)
+        return libfm_plan(split, options, **fields)
+    schema = TableSchema.load(args.schema) if args.schema is not None else None
+    if source is not None:
+        schema = source.csv_schema(schema)
+    assert schema is not None
+    return csv_plan(schema, split, options)
 
 
 def run(
@@ -212,7 +258,7 @@ def run(
     out: Callable[[str], None] = print,
 ) -> PreparationResult:
     """Parses ``argv``, prepares the dataset and prints a summary; errors propagate."""
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     plan = build_plan(args)
     plan.spill = {"auto": None, "on": True, "off": False}[args.spill]
     result = prepare(plan, args.output, log=(lambda m: None) if args.quiet else out)

@@ -21,6 +21,9 @@ from torchrec_dlf.preprocessing.row_split import (
 )
 
 SPLIT_KINDS = ("random", "given", "day")
+# Every row of the input files goes to the test split: files to score with the
+# vocabularies of another dataset (there is no train split to build them on).
+TEST_SPLIT = "test"
 
 
 @dataclass
@@ -40,6 +43,9 @@ class SplitOptions:
         seed (int): seed of the random split and of ``valid_from_train``.
         valid_from_train (Optional[float]): with a given split and no valid file, this
             seeded random share of the train file's rows is valid.
+        train_optional (bool): the vocabularies come from elsewhere (``--vocabulary_from``),
+            so no train split is needed: a given split takes any of train/valid/test,
+            and the kind "test" puts every row of ``inputs`` in the test split.
     """
 
     kind: str = "random"
@@ -50,10 +56,17 @@ class SplitOptions:
     ratios: Tuple[float, float, float] = (0.8, 0.1, 0.1)
     seed: int = 0
     valid_from_train: Optional[float] = None
+    train_optional: bool = False
 
     def resolve(self, allowed: Sequence[str] = SPLIT_KINDS) -> Tuple[List[str], SplitRule]:
         """The input files in reading order and the rule that splits their rows."""
-        if self.kind not in allowed:
+        if self.kind == TEST_SPLIT:
+            if not self.train_optional:
+                raise PreparationError(
+                    "split 'test' (every row to the test split) needs --vocabulary_from: "
+                    "without a train split there is nothing to build vocabularies on"
+                )
+        elif self.kind not in allowed:
             raise PreparationError(
                 f"split {self.kind!r} is not available here (choose from {list(allowed)})"
             )
@@ -63,10 +76,22 @@ class SplitOptions:
                 raise PreparationError(
                     "a given split takes --train/--valid/--test, not input files"
                 )
-            if self.train is None or self.test is None:
-                raise PreparationError("a given split needs --train and --test files")
-            if (self.valid is None) == (self.valid_from_train is None):
-                raise PreparationError("a given split needs either --valid or --valid_from_train")
+            if self.train_optional:
+                if all(p is None for p in given):
+                    raise PreparationError(
+                        "a given split needs at least one of --train, --valid and --test"
+                    )
+                if self.valid_from_train is not None and (
+                    self.train is None or self.valid is not None
+                ):
+                    raise PreparationError("--valid_from_train needs --train and no --valid")
+            else:
+                if self.train is None or self.test is None:
+                    raise PreparationError("a given split needs --train and --test files")
+                if (self.valid is None) == (self.valid_from_train is None):
+                    raise PreparationError(
+                        "a given split needs either --valid or --valid_from_train"
+                    )
             paths = [p for p in given if p is not None]
             splits = [s for p, s in zip(given, (TRAIN, VALID, TEST)) if p is not None]
             _check(paths)
@@ -81,6 +106,10 @@ class SplitOptions:
             paths = list(self.inputs)
             _check(paths)
             return paths, RandomSplit(self.ratios, self.seed)
+        if self.kind == TEST_SPLIT:
+            paths = list(self.inputs)
+            _check(paths)
+            return paths, GivenSplit([TEST] * len(paths))
         paths = order_day_files(self.inputs)
         _check(paths)
         return paths, DaySplit(len(paths), count_lines(paths[-1]))

@@ -1,9 +1,11 @@
 """The preparation itself: a vocabulary pass over train, then an encoding pass that writes.
 
 Both passes stream the inputs block by block (never a whole file in memory). Pass 1
-counts the categorical values of the training rows (skipped with hashed vocabularies);
+counts the categorical values of the training rows (skipped with hashed vocabularies,
+and with the saved vocabularies of another prepared dataset, `PreparationPlan.vocabularies`);
 pass 2 parses every row again, encodes it and writes it to its split through
-`PreparedDatasetWriter`, which moves the finished dataset into place atomically.
+`PreparedDatasetWriter`, which moves the finished dataset, saved vocabularies included,
+into place atomically.
 """
 
 import json
@@ -43,6 +45,7 @@ from torchrec_dlf.preprocessing.row_split import SplitRule, TRAIN
 from torchrec_dlf.preprocessing.vocabulary import (
     CountedVocabulary,
     HashedVocabulary,
+    save_vocabularies,
     ValueCounter,
     Vocabulary,
 )
@@ -119,6 +122,11 @@ class PreparationPlan:
         prefetch (bool): parse the next block in a background thread.
         spill (Optional[bool]): keep the rows parsed by the vocabulary pass on disk for
             the encoding pass (see `RowSpill`); None: when the disk has room.
+        vocabularies (Optional[Dict[str, Vocabulary]]): the vocabulary of every
+            categorical field, taken as they are (no vocabulary pass, no train split
+            needed); see `torchrec_dlf.preprocessing.vocabulary_source`.
+        vocabulary_from (Optional[str]): the prepared dataset ``vocabularies`` come from
+            (recorded; never replaced by the output).
     """
 
     name: str
@@ -135,6 +143,8 @@ class PreparationPlan:
     encode_rows: int = DEFAULT_ENCODE_ROWS
     prefetch: bool = True
     spill: Optional[bool] = None
+    vocabularies: Optional[Dict[str, Vocabulary]] = None
+    vocabulary_from: Optional[str] = None
 
 
 @dataclass
@@ -202,6 +212,20 @@ def prepare(
     for path in paths:
         check_input_file(path)
     check_output_directory(output_dir, paths)
+    if plan.vocabularies is not None:
+        fields = plan.layout.categorical
+        if sorted(plan.vocabularies) != sorted(fields):
+            raise PreparationError(
+                f"the given vocabularies are of the fields {sorted(plan.vocabularies)}, "
+                f"the categorical fields are {sorted(fields)}"
+            )
+    if plan.vocabulary_from is not None and os.path.realpath(output_dir) == os.path.realpath(
+        plan.vocabulary_from
+    ):
+        raise PreparationError(
+            f"{output_dir}: the output is the dataset the vocabularies come from; "
+            f"refusing to replace it"
+        )
     descriptions = InputDescriptions(paths + list(plan.aux_files.values()), plan.checksum)
     run = _Run(plan, output_dir, log)
     try:
@@ -266,6 +290,7 @@ class _Run:
         os.makedirs(parent, exist_ok=True)
         self.spill = (
             plan.vocabulary.hash_size is None
+            and plan.vocabularies is None
             and plan.spill is not False
             and (plan.spill is True or spill_fits(parent, train_files))
         )
@@ -291,6 +316,8 @@ class _Run:
     def vocabulary_pass(self) -> Dict[str, Vocabulary]:
         plan = self.plan
         categorical = plan.layout.categorical
+        if plan.vocabularies is not None:
+            return {c: plan.vocabularies[c] for c in categorical}
         if plan.vocabulary.hash_size is not None:
             return {c: HashedVocabulary(plan.vocabulary.hash_size) for c in categorical}
         counters = {c: ValueCounter() for c in categorical}
@@ -394,13 +421,17 @@ class _Run:
                 )
             flush()
             behind.drain()
-            for name in SPLITS:
+            for split in plan.split.splits():
                 # An empty split still gets its (row-less) file.
-                writer.write_table(name, writer.schema.empty_table())
+                writer.write_table(SPLITS[split], writer.schema.empty_table())
+            options = self._options(vocabularies)
+            files = save_vocabularies(vocabularies, writer.file_path)
+            if files:
+                options["vocabulary_files"] = files
             return writer.commit(
                 vocab_sizes={c: v.size for c, v in vocabularies.items()},
                 source=self._source(descriptions),
-                options=self._options(vocabularies),
+                options=options,
             )
 
     def _source(self, descriptions: InputDescriptions) -> Dict[str, Any]:
@@ -418,6 +449,9 @@ class _Run:
 
     def _options(self, vocabularies: Dict[str, Vocabulary]) -> Dict[str, Any]:
         plan = self.plan
+        recorded: Dict[str, Any] = {}
+        if plan.vocabulary_from is not None:
+            recorded["vocabulary_from"] = os.path.abspath(plan.vocabulary_from)
         return {
             "source": plan.source,
             **plan.options,
@@ -427,6 +461,7 @@ class _Run:
             "vocabulary": {
                 **plan.vocabulary.describe(),
                 "fields": {c: v.describe() for c, v in vocabularies.items()},
+                **recorded,
             },
             "on_bad_row": plan.on_bad_row,
             "checksum": plan.checksum,

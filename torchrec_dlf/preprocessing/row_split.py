@@ -76,6 +76,10 @@ class SplitRule(ABC):
     @abstractmethod
     def describe(self) -> Dict[str, Any]: ...
 
+    def splits(self) -> List[int]:
+        """The splits rows may go to (each gets its files, perhaps without rows)."""
+        return [TRAIN, VALID, TEST]
+
 
 class RandomSplit(SplitRule):
     """
@@ -134,6 +138,12 @@ class GivenSplit(SplitRule):
 
     def has_train(self, file_index: int) -> bool:
         return self.file_splits[file_index] == TRAIN
+
+    def splits(self) -> List[int]:
+        out = set(self.file_splits)
+        if TRAIN in out and self.valid_from_train is not None:
+            out.add(VALID)
+        return sorted(out)
 
     def describe(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {"kind": "given", "files": [SPLITS[s] for s in self.file_splits]}

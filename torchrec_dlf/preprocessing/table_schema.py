@@ -178,6 +178,25 @@ class TableSchema:
         # fails on its first line (or, skipping bad rows, has no good rows).
         return list(self.header) if isinstance(self.header, list) else used
 
+    def to_dict(self) -> Dict[str, Any]:
+        """The schema as JSON (`from_dict` reads it back), recorded in the metadata."""
+        out: Dict[str, Any] = {
+            "separator": self.separator,
+            "header": list(self.header) if isinstance(self.header, list) else self.header,
+            "label": self.label,
+            "numeric": list(self.numeric),
+            "categorical": list(self.categorical),
+            "drop": list(self.drop),
+            "transforms": dict(self.transforms),
+        }
+        if self.label_map is not None:
+            out["label_map"] = dict(self.label_map)
+        if self.numeric_transform is not None:
+            out["numeric_transform"] = self.numeric_transform
+        if self.name is not None:
+            out["name"] = self.name
+        return out
+
     def describe(self) -> Dict[str, Any]:
         return {
             "schema": self.path,
@@ -220,7 +239,12 @@ def csv_plan(schema: TableSchema, split: SplitOptions, options: CommonOptions) -
         vocabulary=options.vocabulary(DEFAULT_MIN_COUNT),
         on_bad_row=options.on_bad_row,
         checksum=options.checksum,
-        options={**options.recorded(), "format": "delimited", **schema.describe()},
+        options={
+            **options.recorded(),
+            "format": "delimited",
+            **schema.describe(),
+            "table_schema": schema.to_dict(),
+        },
         numeric_transform=default if schema.numeric else None,
         aux_files={"schema": schema.path} if schema.path else {},
     )

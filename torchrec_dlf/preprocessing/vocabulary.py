@@ -2,19 +2,34 @@
 
 Id 0 of every field is reserved for out-of-vocabulary values: values seen fewer than
 ``min_count`` times in train, values never seen in train, and absent fields.
+
+A counted vocabulary is saved with the prepared dataset, one Parquet file per field
+(``vocabulary/<field>.parquet``, see `save_vocabularies`), with the columns ``value``
+(string, the value exactly as the encoder sees it), ``id`` (int32, 1..V) and ``count``
+(int64, its train count), so that other raw files can be encoded the same way.
 """
 
+import os
+import re
 from abc import ABC, abstractmethod
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
+from torchrec_dlf.preprocessing.errors import PreparationError
 from torchrec_dlf.preprocessing.stable_hash import fnv1a_64
 
 OOV_ID = 0
-_VALUE, _COUNT = "value", "count"
+_VALUE, _ID, _COUNT = "value", "id", "count"
+VOCABULARY_DIR = "vocabulary"
+VOCABULARY_SCHEMA = pa.schema(
+    [pa.field(_VALUE, pa.string()), pa.field(_ID, pa.int32()), pa.field(_COUNT, pa.int64())]
+)
+# Field names used as they are in file names; others get a made-up one (recorded anyway).
+_FILE_STEM = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
 
 
 class ValueCounter:
@@ -126,6 +141,48 @@ class CountedVocabulary(Vocabulary):
     def describe(self) -> Dict[str, Any]:
         return {"values": len(self.values), "distinct_in_train": self.distinct}
 
+    def table(self) -> pa.Table:
+        """The saved form: columns value (string), id (int32, 1..V), count (int64)."""
+        n = len(self.values)
+        return pa.Table.from_arrays(
+            [
+                self.values.cast(pa.string()),
+                pa.array(np.arange(1, n + 1, dtype=np.int32)),
+                pa.array(np.asarray(self.counts, dtype=np.int64)),
+            ],
+            schema=VOCABULARY_SCHEMA,
+        )
+
+    @classmethod
+    def from_table(
+        cls, table: pa.Table, distinct: int, min_count: int, where: str = "vocabulary"
+    ) -> "CountedVocabulary":
+        """
+        The vocabulary of a saved `table`, checked: the three columns, ids 1..V in
+        order, every value once.
+        """
+        missing = [c for c in VOCABULARY_SCHEMA.names if c not in table.column_names]
+        if missing:
+            raise PreparationError(
+                f"{where}: no column {missing} (a saved vocabulary has "
+                f"{VOCABULARY_SCHEMA.names})"
+            )
+        values = table[_VALUE].combine_chunks()
+        if not pa.types.is_string(values.type):
+            try:
+                values = values.cast(pa.string())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+                raise PreparationError(
+                    f"{where}: values of type {values.type} are not strings ({e})"
+                ) from e
+        ids = table[_ID].to_numpy()
+        if not np.array_equal(ids, np.arange(1, len(ids) + 1)):
+            raise PreparationError(f"{where}: the ids are not 1..{len(ids)} in order")
+        if values.null_count or pc.count_distinct(values).as_py() != len(values):
+            raise PreparationError(f"{where}: a value is missing or appears twice")
+        counts = table[_COUNT].to_numpy().astype(np.int64, copy=False)
+        return cls(values, counts, distinct, min_count)
+
 
 class HashedVocabulary(Vocabulary):
     """
@@ -153,3 +210,54 @@ class HashedVocabulary(Vocabulary):
 
     def describe(self) -> Dict[str, Any]:
         return {"hash_buckets": self.buckets}
+
+
+def vocabulary_files(fields: Sequence[str]) -> Dict[str, str]:
+    """
+    The saved vocabulary file of every field, relative to the dataset directory:
+    ``vocabulary/<field>.parquet``, or ``vocabulary/field_<i>.parquet`` (``i`` its
+    position) for a name that is not a plain file name or that would clash with another
+    field's on a case-insensitive file system.
+    """
+    files: Dict[str, str] = {}
+    used = set()
+    for i, name in enumerate(fields):
+        plain = _FILE_STEM.fullmatch(name) is not None and name.lower() not in used
+        stem = name if plain else f"field_{i}"
+        k = 0
+        while stem.lower() in used:
+            k += 1
+            stem = f"field_{i}_{k}"
+        used.add(stem.lower())
+        files[name] = f"{VOCABULARY_DIR}/{stem}.parquet"
+    return files
+
+
+def save_vocabularies(
+    vocabularies: Mapping[str, Vocabulary], file_path: Callable[[str], str]
+) -> Dict[str, str]:
+    """
+    Writes every counted vocabulary to its file (`vocabulary_files`), at the path
+    ``file_path(relative)`` gives (e.g. `PreparedDatasetWriter.file_path`); returns the
+    files by field. Hashed vocabularies have no table: nothing is written for them.
+    """
+    counted = {c: v for c, v in vocabularies.items() if isinstance(v, CountedVocabulary)}
+    files = vocabulary_files(list(counted))
+    for name, vocabulary in counted.items():
+        pq.write_table(vocabulary.table(), file_path(files[name]))
+    return files
+
+
+def load_vocabulary(
+    directory: str, relative: str, distinct: int, min_count: int
+) -> CountedVocabulary:
+    """The vocabulary saved in ``directory``/``relative`` (see `save_vocabularies`)."""
+    path = os.path.join(directory, *relative.split("/"))
+    where = os.path.join(directory, relative)
+    if not os.path.isfile(path):
+        raise PreparationError(f"{where}: the saved vocabulary file is missing")
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException) as e:
+        raise PreparationError(f"{where}: not a readable Parquet file ({e})") from e
+    return CountedVocabulary.from_table(table, distinct, min_count, where)
