@@ -1,10 +1,33 @@
 """Fusion of DLF's interaction streams: NAF attention, or plain concatenation."""
 
+import math
 from typing import List
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+@torch.fx.wrap
+def multi_head_attention(
+    queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, dropout_p: float
+) -> torch.Tensor:
+    """
+    Scaled dot-product attention per sample and head: B x h x n_q x dh queries against
+    B x h x n x dh keys and values. DLF's heads are tiny (dh = D / heads), and on CPU the
+    fused SDPA kernel is the fast one in fp32 but several times slower than two batched
+    matmuls in bf16 (its backward especially), so the kernel follows the dtype (a leaf
+    for fx tracing; same numbers either way).
+    """
+    if queries.is_cuda or queries.dtype == torch.float32:
+        return F.scaled_dot_product_attention(queries, keys, values, dropout_p=dropout_p)
+    scores = torch.matmul(queries, keys.transpose(-1, -2)) * (
+        1.0 / math.sqrt(queries.size(-1))
+    )
+    weights = torch.softmax(scores, dim=-1)
+    if dropout_p > 0.0:
+        weights = F.dropout(weights, p=dropout_p)
+    return torch.matmul(weights, values)
 
 
 class StreamAttentionBlock(nn.Module):
@@ -77,11 +100,11 @@ class StreamAttentionBlock(nn.Module):
         )
         k = keys.reshape(-1, num_tokens, self._num_heads, self._head_dim)
         v = self.value(tokens).reshape(-1, num_tokens, self._num_heads, self._head_dim)
-        attended = F.scaled_dot_product_attention(
+        attended = multi_head_attention(
             q.transpose(1, 2),
             k.transpose(1, 2),
             v.transpose(1, 2),
-            dropout_p=self._dropout if self.training else 0.0,
+            self._dropout if self.training else 0.0,
         )
         attended = attended.transpose(1, 2).reshape(
             -1, self._num_query_tokens, self._embedding_dim
