@@ -1,0 +1,1 @@
+"""Benchmark utilities: timing, the machine's own limits, the reference DLF structure."""
