@@ -1,6 +1,6 @@
 """Optimizers: fused (in-backward) for the embedding tables, a keyed optimizer for the rest."""
 
-from typing import Dict, Type
+from typing import Dict, List, Type
 
 import torch
 from torch import nn
@@ -84,15 +84,17 @@ def build_optimizer(
             replicated_tables[name] = param
         else:
             dense[name] = param
-    dense_cls = DENSE_OPTIMIZERS[dense_optimizer]
-    dense_opt: KeyedOptimizer = KeyedOptimizerWrapper(
-        dense, lambda params: dense_cls(params, lr=learning_rate)
-    )
-    if gradient_clip_norm > 0:
-        dense_opt = GradientClippingOptimizer(
-            dense_opt, clipping=GradientClipping.NORM, max_gradient=gradient_clip_norm
+    optimizers: List[KeyedOptimizer] = [fused]
+    if dense:
+        dense_cls = DENSE_OPTIMIZERS[dense_optimizer]
+        dense_opt: KeyedOptimizer = KeyedOptimizerWrapper(
+            dense, lambda params: dense_cls(params, lr=learning_rate)
         )
-    optimizers = [fused, dense_opt]
+        if gradient_clip_norm > 0:
+            dense_opt = GradientClippingOptimizer(
+                dense_opt, clipping=GradientClipping.NORM, max_gradient=gradient_clip_norm
+            )
+        optimizers.append(dense_opt)
     if replicated_tables:
         table_cls = EMBEDDING_OPTIMIZERS[embedding_optimizer]
         optimizers.append(
