@@ -20,13 +20,13 @@ import os
 import re
 import shutil
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 import torch
 import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
 from torch import nn
-from torchrec.optim.keyed import CombinedOptimizer, KeyedOptimizer
+from torchrec.optim.keyed import CombinedOptimizer, KeyedOptimizer, OptimizerWrapper
 
 from torchrec_dlf.training.parallel import broadcast_replicated_buffers
 
@@ -76,12 +76,21 @@ def _materialize_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
     give every sub-optimizer without state one dummy step with zero gradients (which
     moves no parameter for Adam/Adagrad/SGD), then drop the gradients again.
     """
-    subs = [o for _, o in optimizer.optimizers] if isinstance(optimizer, CombinedOptimizer) else [optimizer]
-    for sub in subs:
+    for sub in _leaf_optimizers(optimizer):
         if len(sub.state) == 0 and isinstance(sub, KeyedOptimizer):
             sub.init_state()
             for param in sub.params.values():
                 param.grad = None
+
+
+def _leaf_optimizers(optimizer: torch.optim.Optimizer) -> Iterator[torch.optim.Optimizer]:
+    if isinstance(optimizer, CombinedOptimizer):
+        for _, sub in optimizer.optimizers:
+            yield from _leaf_optimizers(sub)
+    elif isinstance(optimizer, OptimizerWrapper):
+        yield from _leaf_optimizers(optimizer._optimizer)
+    else:
+        yield optimizer
 
 
 @dataclass

@@ -135,6 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--output_dir", default=t.output_dir)
     train.add_argument("--run_name", default=None)
     train.add_argument("--verbose", action="store_true", help="keep library warnings")
+    train.add_argument(
+        "--gradient_norm_every",
+        type=int,
+        default=t.gradient_norm_every,
+        help="record the gradient norm of each DLF stream and of the embeddings every N "
+        "steps (0: off); written to metrics.json",
+    )
 
     ckpt = p.add_argument_group("checkpoints")
     ckpt.add_argument(

@@ -4,6 +4,7 @@ dense-compute precision."""
 from typing import Optional, Tuple
 
 import torch
+from torch.fx._symbolic_trace import is_fx_tracing
 from torchrec.datasets.utils import Batch
 from torchrec.models.dlrm import DLRM, DLRMTrain
 
@@ -59,6 +60,12 @@ class DLRMTrainModule(DLRMTrain):
         if device_type is None:
             device_type = next(dlrm_module.over_arch.parameters()).device.type
         self._autocast_device = "cuda" if device_type == "cuda" else "cpu"
+        # Set by GradientNormTracker: record the gradient reaching the embeddings.
+        self.track_embedding_gradient = False
+        self.last_embedding_grad_norm = 0.0
+
+    def _record_embedding_gradient(self, grad: torch.Tensor) -> None:
+        self.last_embedding_grad_norm = grad.detach().float().norm().item()
 
     def _autocast(self) -> torch.autocast:
         return torch.autocast(
@@ -74,6 +81,10 @@ class DLRMTrainModule(DLRMTrain):
         with self._autocast():
             embedded_dense = model.dense_arch(batch.dense_features)
         embedded_sparse = model.sparse_arch(batch.sparse_features)
+        # Not while the train pipeline traces this forward (fx) to find the sharded EBC.
+        if self.training and self.track_embedding_gradient and not is_fx_tracing():
+            if embedded_sparse.requires_grad:
+                embedded_sparse.register_hook(self._record_embedding_gradient)
         with self._autocast():
             interactions = model.inter_arch(
                 dense_features=embedded_dense, sparse_features=embedded_sparse

@@ -18,6 +18,7 @@ from torchrec_dlf.data.parquet_loader import ParquetBatchLoader
 from torchrec_dlf.training.checkpoint import CheckpointManager
 from torchrec_dlf.training.distributed import DistributedContext
 from torchrec_dlf.training.early_stopping import EarlyStopping
+from torchrec_dlf.training.gradient_norms import GradientNormTracker
 from torchrec_dlf.training.metrics import binary_metrics, PredictionCollector
 from torchrec_dlf.training.model_factory import (
     build_train_model,
@@ -72,6 +73,7 @@ class TrainConfig:
     keep_last_checkpoints: int = 2
     resume: str = "auto"
     stop_after_steps: Optional[int] = None
+    gradient_norm_every: int = 0
 
 
 class TrainingInterrupted(Exception):
@@ -173,8 +175,17 @@ class Trainer:
             train_config.embedding_learning_rate,
             train_config.gradient_clip_norm,
         )
+        self.gradient_norms: Optional[GradientNormTracker] = None
+        if train_config.gradient_norm_every > 0:
+            train_model.track_embedding_gradient = True
+            self.gradient_norms = GradientNormTracker(
+                self.optimizer, self.model, train_model, train_config.gradient_norm_every
+            )
         self.pipeline = TrainPipelineSparseDist(
-            self.model, self.optimizer, ctx.device, execute_all_batches=True
+            self.model,
+            self.gradient_norms or self.optimizer,
+            ctx.device,
+            execute_all_batches=True,
         )
         self.stopper = EarlyStopping(
             patience=train_config.early_stop_patience,
@@ -493,6 +504,11 @@ class Trainer:
             "train_samples_per_second": samples_per_second,
             "wall_seconds": wall_seconds,
             "evaluations": evaluations,
+            "gradient_norms": (
+                {"history": dict(self.gradient_norms.history), **self.gradient_norms.summary()}
+                if self.gradient_norms is not None
+                else None
+            ),
             "best_valid_step": self.stopper.best_step,
             "valid": valid,
             "test": test,
