@@ -5,6 +5,7 @@ from torchrec.models.dlrm import DLRM, DLRM_DCN, DLRM_Projection, DLRMTrain
 
 from torchrec_dlf import DLRM_DLF
 from torchrec_dlf.data.metadata import DatasetMetadata, SplitInfo
+from torchrec_dlf.dlrm_dcnv2 import DLRM_DCNv2
 from torchrec_dlf.first_order import DLRM_FirstOrder
 from torchrec_dlf.training.model_factory import (
     build_train_model,
@@ -31,6 +32,7 @@ class ModelFactoryTest(unittest.TestCase):
             "dcn": DLRM_DCN,
             "projection": DLRM_Projection,
             "dlf": DLRM_DLF,
+            "dcnv2": DLRM_DCNv2,
             "lr": DLRM_FirstOrder,
         }
         for kind, cls in expected.items():

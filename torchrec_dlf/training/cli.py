@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="{on,off}",
     )
     model.add_argument("--dense_embedding", choices=("mlp", "per_field"), default=m.dense_embedding)
+    model.add_argument("--dcnv2_cross_layers", type=int, default=m.dcnv2_cross_layers)
+    model.add_argument("--dcnv2_mlp_layer_sizes", type=_int_list, default=m.dcnv2_mlp_layer_sizes)
+    model.add_argument("--dcnv2_dropout", type=float, default=m.dcnv2_dropout)
 
     train = p.add_argument_group("training")
     train.add_argument("--epochs", type=int, default=t.epochs)

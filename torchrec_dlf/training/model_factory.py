@@ -10,11 +10,12 @@ from torchrec.modules.embedding_configs import EmbeddingBagConfig
 from torchrec.modules.embedding_modules import EmbeddingBagCollection
 
 from torchrec_dlf.data.metadata import DatasetMetadata
+from torchrec_dlf.dlrm_dcnv2 import DLRM_DCNv2
 from torchrec_dlf.dlrm_dlf import DLRM_DLF
 from torchrec_dlf.first_order import DLRM_FirstOrder
 from torchrec_dlf.training.train_module import DLRMTrainModule
 
-INTERACTION_TYPES = ("dot", "dcn", "projection", "dlf", "lr")
+INTERACTION_TYPES = ("dot", "dcn", "projection", "dlf", "dcnv2", "lr")
 
 
 @dataclass
@@ -44,6 +45,9 @@ class ModelConfig:
     dlf_gate: bool = True
     dlf_implicit_activation: bool = True
     dense_embedding: str = "mlp"
+    dcnv2_cross_layers: int = 3
+    dcnv2_mlp_layer_sizes: List[int] = field(default_factory=lambda: [400, 400, 400])
+    dcnv2_dropout: float = 0.0
 
     def resolved_dense_arch_layer_sizes(self) -> List[int]:
         if self.dense_arch_layer_sizes is None:
@@ -131,6 +135,17 @@ def build_dlrm(
         )
     if kind == "lr":
         return DLRM_FirstOrder(ebc, dense_in, dense_device)
+    if kind == "dcnv2":
+        return DLRM_DCNv2(
+            ebc,
+            dense_in,
+            dense_sizes,
+            over_sizes,
+            config.dcnv2_cross_layers,
+            config.dcnv2_mlp_layer_sizes,
+            config.dcnv2_dropout,
+            dense_device,
+        )
     return DLRM_DLF(
         ebc,
         dense_in,
