@@ -1,0 +1,202 @@
+"""Runs a grid of models x seeds through launch/train.py and tabulates the results."""
+
+import json
+import math
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# The models an experiment can name: train.py flags on top of the experiment's common ones.
+MODELS: Dict[str, List[str]] = {
+    "dlf": ["--interaction_type", "dlf"],
+    "dlf_no_low_order": ["--interaction_type", "dlf", "--dlf_low_order", "off"],
+    "dlf_concat": ["--interaction_type", "dlf", "--dlf_fusion", "concat"],
+    "dlf_no_gate": ["--interaction_type", "dlf", "--dlf_gate", "off"],
+    "dlf_linear_gamma": ["--interaction_type", "dlf", "--dlf_implicit_activation", "off"],
+    "dot": ["--interaction_type", "dot"],
+    "dcn": ["--interaction_type", "dcn"],
+    "projection": ["--interaction_type", "projection"],
+    "dcnv2": ["--interaction_type", "dcnv2"],
+    "lr": ["--interaction_type", "lr"],
+}
+# Models whose DLF-specific flags from the experiment's "dlf" settings apply.
+DLF_FAMILY = {m for m in MODELS if m.startswith("dlf")}
+
+
+@dataclass
+class ExperimentSpec:
+    """
+    What to run: the common train.py flags, per-model flags (tuned on validation), the
+    models and the seeds. Loaded from a JSON file like ``experiments/frappe_x1.json``.
+    """
+
+    name: str
+    dataset_dir: str
+    models: List[str]
+    seeds: List[int]
+    common: List[str] = field(default_factory=list)
+    per_model: Dict[str, List[str]] = field(default_factory=dict)
+    notes: str = ""
+
+    @classmethod
+    def load(cls, path: str) -> "ExperimentSpec":
+        with open(path) as f:
+            raw = json.load(f)
+        spec = cls(**raw)
+        unknown = [m for m in spec.models if m not in MODELS]
+        if unknown:
+            raise ValueError(f"{path}: unknown models {unknown}; known: {sorted(MODELS)}")
+        return spec
+
+    def flags(self, model: str) -> List[str]:
+        extra = list(self.per_model.get(model, []))
+        if model in DLF_FAMILY and model != "dlf":
+            # Ablations share DLF's tuned settings; the ablation switch comes last.
+            extra = list(self.per_model.get("dlf", [])) + extra
+        return list(self.common) + extra + MODELS[model]
+
+
+def run_name(model: str, seed: int) -> str:
+    return f"{model}-seed{seed}"
+
+
+def run_grid(
+    spec: ExperimentSpec,
+    output_dir: str,
+    extra: Optional[List[str]] = None,
+    python: str = sys.executable,
+) -> List[Dict[str, Any]]:
+    """Runs every (model, seed) not already finished; returns their metrics."""
+    runs_dir = os.path.join(output_dir, "runs")
+    os.makedirs(runs_dir, exist_ok=True)
+    collected = []
+    for model in spec.models:
+        for seed in spec.seeds:
+            name = run_name(model, seed)
+            metrics_path = os.path.join(runs_dir, name, "metrics.json")
+            if not os.path.isfile(metrics_path):
+                cmd = [python, os.path.join(ROOT, "launch", "train.py"), "--dataset_dir",
+                       spec.dataset_dir, *spec.flags(model), *(extra or []), "--seed", str(seed),
+                       "--output_dir", runs_dir, "--run_name", name, "--print_progress", "off"]
+                print(f"[experiment] {name}: {' '.join(shlex.quote(c) for c in cmd)}", flush=True)
+                with open(os.path.join(runs_dir, f"{name}.log"), "w") as log:
+                    done = subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+                if done.returncode != 0 or not os.path.isfile(metrics_path):
+                    raise RuntimeError(f"{name} failed (exit {done.returncode}); see {log.name}")
+            with open(metrics_path) as f:
+                metrics = json.load(f)
+            metrics["model_name"], metrics["seed_value"] = model, seed
+            collected.append(metrics)
+            t = metrics["test"]
+            print(f"[experiment] {name}: test AUC {t['auc']:.5f} logloss {t['logloss']:.5f}", flush=True)
+    return collected
+
+
+def _best_epoch(metrics: Dict[str, Any]) -> int:
+    step = metrics["best_valid_step"]
+    for record in metrics["evaluations"]:
+        if record["step"] == step:
+            return int(record["epoch"]) + 1
+    return 0
+
+
+def _mean_std(values: List[float]) -> Dict[str, float]:
+    return {
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "n": float(len(values)),
+    }
+
+
+def summarize(spec: ExperimentSpec, runs: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Per-run rows, per-model mean and std, and the gradient-balance summary."""
+    rows = []
+    for m in runs:
+        rows.append(
+            {
+                "model": m["model_name"],
+                "seed": m["seed_value"],
+                "valid_auc": m["valid"]["auc"],
+                "valid_logloss": m["valid"]["logloss"],
+                "test_auc": m["test"]["auc"],
+                "test_logloss": m["test"]["logloss"],
+                "epochs_to_best": _best_epoch(m),
+                "epochs_run": m.get("epochs_completed"),
+                "train_seconds": m["train_seconds"],
+                "samples_per_second": m["train_samples_per_second"],
+                "non_embedding_parameters": m["parameters"]["non_embedding"],
+                "gradient_norms": (m.get("gradient_norms") or {}).get("mean"),
+            }
+        )
+    per_model: Dict[str, Any] = {}
+    for model in spec.models:
+        mine = [r for r in rows if r["model"] == model]
+        if not mine:
+            continue
+        per_model[model] = {
+            key: _mean_std([r[key] for r in mine])
+            for key in ("valid_auc", "valid_logloss", "test_auc", "test_logloss", "epochs_to_best",
+                        "train_seconds")
+        }
+        per_model[model]["non_embedding_parameters"] = mine[0]["non_embedding_parameters"]
+        norms = [r["gradient_norms"] for r in mine if r["gradient_norms"]]
+        if norms:
+            keys = sorted(norms[0])
+            per_model[model]["gradient_norms"] = {k: statistics.fmean(n[k] for n in norms) for k in keys}
+    return {"experiment": spec.name, "dataset_dir": spec.dataset_dir, "runs": rows, "models": per_model}
+
+
+def markdown(summary: Dict[str, Any], spec: ExperimentSpec) -> str:
+    """The results table (mean ± std over seeds) and the per-run table."""
+    def fmt(stat: Dict[str, float], digits: int = 4) -> str:
+        return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
+
+    lines = [
+        f"### {spec.name}: {len(spec.seeds)} seed(s) per model ({', '.join(map(str, spec.seeds))})",
+        "",
+        "| model | test AUC | test logloss | valid AUC | epochs to best | train min | non-emb. params |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    ranked = sorted(summary["models"].items(), key=lambda kv: -kv[1]["test_auc"]["mean"])
+    for model, s in ranked:
+        lines.append(
+            f"| {model} | {fmt(s['test_auc'])} | {fmt(s['test_logloss'])} | {fmt(s['valid_auc'])} | "
+            f"{s['epochs_to_best']['mean']:.1f} | {s['train_seconds']['mean'] / 60:.1f} | "
+            f"{s['non_embedding_parameters']:,} |"
+        )
+    lines += ["", "Per run:", "", "| run | valid AUC | test AUC | test logloss | best epoch |",
+              "|---|---|---|---|---|"]
+    for r in summary["runs"]:
+        lines.append(
+            f"| {r['model']} seed {r['seed']} | {r['valid_auc']:.5f} | {r['test_auc']:.5f} | "
+            f"{r['test_logloss']:.5f} | {r['epochs_to_best']} |"
+        )
+    grads = {m: s["gradient_norms"] for m, s in summary["models"].items() if "gradient_norms" in s}
+    if grads:
+        groups = ["alpha", "beta", "gamma", "fusion", "embeddings"]
+        lines += ["", "Mean gradient norm per stream (ratio to beta in brackets):", "",
+                  "| model | " + " | ".join(groups) + " |", "|---" * (len(groups) + 1) + "|"]
+        for model, g in grads.items():
+            beta = g.get("beta") or math.nan
+            cells = [
+                f"{g[k]:.4f} ({g[k] / beta:.2f})" if k in g else "-" for k in groups
+            ]
+            lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(summary: Dict[str, Any], spec: ExperimentSpec, output_dir: str) -> Dict[str, str]:
+    os.makedirs(output_dir, exist_ok=True)
+    paths = {"json": os.path.join(output_dir, "results.json"), "md": os.path.join(output_dir, "results.md")}
+    with open(paths["json"], "w") as f:
+        json.dump({**summary, "written": time.strftime("%Y-%m-%d %H:%M:%S")}, f, indent=2)
+    with open(paths["md"], "w") as f:
+        f.write(markdown(summary, spec))
+    return paths
