@@ -1,5 +1,7 @@
 """DLRM_DLF under DistributedModelParallel on real 2-process gloo groups."""
 
+import os
+import tempfile
 import unittest
 from typing import Dict, List
 
@@ -10,6 +12,7 @@ from torchrec.distributed.train_pipeline import TrainPipelineSparseDist
 from torchrec_dlf.data.batching import make_batch
 from torchrec_dlf.data.metadata import DatasetMetadata, SplitInfo
 from torchrec_dlf.data.synthetic import SyntheticConfig, SyntheticTeacher
+from torchrec_dlf.training.checkpoint import CheckpointManager
 from torchrec_dlf.training.distributed import DistributedContext
 from torchrec_dlf.training.model_factory import build_train_model, ModelConfig
 from torchrec_dlf.training.model_state import (
@@ -54,11 +57,16 @@ def _local_batch(rows, rank: int, world: int):
     return make_batch(labels[sl], numeric[sl], cat[sl], CONFIG.categorical_names)
 
 
-def _all_shardings(rank: int, world: int) -> Dict[str, Dict[str, object]]:
-    return {s: _sharded_vs_unsharded(rank, world, s) for s in SHARDING_CHOICES}
+def _all_shardings(rank: int, world: int, directory: str) -> Dict[str, Dict[str, object]]:
+    return {
+        s: _sharded_vs_unsharded(rank, world, s, os.path.join(directory, s))
+        for s in SHARDING_CHOICES
+    }
 
 
-def _sharded_vs_unsharded(rank: int, world: int, sharding: str) -> Dict[str, object]:
+def _sharded_vs_unsharded(
+    rank: int, world: int, sharding: str, checkpoint_dir: str
+) -> Dict[str, object]:
     teacher = SyntheticTeacher(CONFIG)
     meta = _metadata(teacher)
     device = torch.device("cpu")
@@ -128,6 +136,30 @@ def _sharded_vs_unsharded(rank: int, world: int, sharding: str) -> Dict[str, obj
         restore_state(sharded, snap)
         restored = (sharded(local)[1][1] - at_snapshot).abs().max().item()
 
+    # 4. A DCP checkpoint round-trips the sharded tables and the optimizer state.
+    ckpt = CheckpointManager(checkpoint_dir)
+    ckpt.save(1, sharded, optimizer, {"note": sharding})
+
+    def train_then_logits() -> torch.Tensor:
+        sharded.train()
+        it = iter(batches[:5])
+        while True:
+            try:
+                pipeline.progress(it)
+            except StopIteration:
+                break
+        pipeline.detach()
+        sharded.eval()
+        with torch.no_grad():
+            return sharded(local)[1][1].clone()
+
+    after_first = train_then_logits()
+    ckpt.load(ckpt.latest(), sharded, optimizer)
+    sharded.eval()
+    with torch.no_grad():
+        checkpoint_restored = (sharded(local)[1][1] - at_snapshot).abs().max().item()
+    after_second = train_then_logits()  # same steps from the restored optimizer state
+
     module_plan = plan.plan[EBC_PATH]
     ranks_used = sorted({r for p in module_plan.values() for r in p.ranks})
     return {
@@ -139,6 +171,8 @@ def _sharded_vs_unsharded(rank: int, world: int, sharding: str) -> Dict[str, obj
         "ranks_used": ranks_used,
         "moved": moved,
         "restored": restored,
+        "checkpoint_restored": checkpoint_restored,
+        "checkpoint_continued": (after_first - after_second).abs().max().item(),
     }
 
 
@@ -147,7 +181,8 @@ class DistributedDLRM_DLFTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls) -> None:
-        per_rank = run_multiprocess(_all_shardings, 2, timeout=900)
+        with tempfile.TemporaryDirectory() as d:
+            per_rank = run_multiprocess(_all_shardings, 2, d, timeout=900)
         cls.results = {s: [per_rank[r][s] for r in range(2)] for s in SHARDING_CHOICES}
 
     def test_plans_use_the_requested_type_on_both_ranks(self) -> None:
@@ -169,6 +204,12 @@ class DistributedDLRM_DLFTest(unittest.TestCase):
             for r in results:
                 self.assertEqual(r["steps"], 60)
                 self.assertLess(r["loss_after"], r["loss_before"] - 0.02, (sharding, r))
+
+    def test_checkpoint_round_trip(self) -> None:
+        for sharding, results in self.results.items():
+            for r in results:
+                self.assertEqual(r["checkpoint_restored"], 0.0, sharding)
+                self.assertEqual(r["checkpoint_continued"], 0.0, sharding)
 
     def test_snapshot_restores_sharded_weights(self) -> None:
         for sharding, results in self.results.items():

@@ -1,0 +1,83 @@
+"""The trainer's exact resume: interrupted and resumed on 2 ranks, it ends with the same
+weights and metrics as an uninterrupted run."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import pytest
+import torch
+
+from torchrec_dlf.data.synthetic import generate, SyntheticConfig
+from torchrec_dlf.inference.checkpoint_model import load_model_weights, model_config, read_description, training_metadata
+from torchrec_dlf.training.model_factory import build_train_model
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FLAGS = ["--interaction_type", "dlf", "--embedding_dim", "8", "--dense_arch_layer_sizes", "16,8",
+         "--over_arch_layer_sizes", "32,1", "--dlf_num_layers", "2", "--dlf_tokens_per_block", "4",
+         "--dlf_rank", "4", "--dlf_block_mlp_width", "32", "--dlf_dropout", "0.1", "--batch_size", "256",
+         "--epochs", "2", "--checkpoint_every_n_steps", "15", "--validation_freq_within_epoch", "20",
+         "--print_progress", "off", "--embedding_l2", "0.01"]
+
+
+def _train(data: str, out: str, ckpt: str, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "launch/train.py", "--dataset_dir", data, "--output_dir", out, "--run_name", "run",
+         "--checkpoint_dir", ckpt, *FLAGS, *extra],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )
+
+
+def _weights(checkpoint: str):
+    description = read_description(checkpoint)
+    model = build_train_model(model_config(description), training_metadata(description),
+                              torch.device("cpu"), ebc_device=torch.device("cpu"))
+    load_model_weights(checkpoint, model, single_process=True)
+    return model.state_dict()
+
+
+@pytest.mark.e2e
+class ExactResumeTest(unittest.TestCase):
+    def test_interrupted_run_matches_uninterrupted(self) -> None:
+        tmp = tempfile.mkdtemp()
+        try:
+            data = os.path.join(tmp, "data")
+            generate(SyntheticConfig(train_rows=12000, valid_rows=2000, test_rows=2000, num_numeric=3,
+                                     num_categorical=6, max_vocab=200, seed=8), data)
+            full = _train(data, os.path.join(tmp, "full"), os.path.join(tmp, "full_ckpt"))
+            self.assertEqual(full.returncode, 0, full.stderr[-3000:])
+            part = os.path.join(tmp, "part")
+            stopped = _train(data, part, os.path.join(tmp, "part_ckpt"), "--stop_after_steps", "37")
+            self.assertEqual(stopped.returncode, 0, stopped.stderr[-3000:])
+            self.assertIn("stopped after step 37", stopped.stdout)
+            self.assertFalse(os.path.exists(os.path.join(part, "run", "metrics.json")))
+            resumed = _train(data, part, os.path.join(tmp, "part_ckpt"))
+            self.assertEqual(resumed.returncode, 0, resumed.stderr[-3000:])
+            self.assertIn("resumed from", resumed.stdout)
+            with open(os.path.join(tmp, "full", "run", "metrics.json")) as f:
+                a = json.load(f)
+            with open(os.path.join(part, "run", "metrics.json")) as f:
+                b = json.load(f)
+            self.assertEqual(a["steps"], b["steps"])
+            self.assertEqual(a["evaluations"], b["evaluations"])  # every validation, bit for bit
+            self.assertEqual(a["test"], b["test"])
+            self.assertEqual(a["valid"], b["valid"])
+            wa = _weights(os.path.join(tmp, "full_ckpt", "best"))
+            wb = _weights(os.path.join(tmp, "part_ckpt", "best"))
+            self.assertEqual(wa.keys(), wb.keys())
+            for key in wa:
+                self.assertTrue(torch.equal(wa[key], wb[key]), key)
+            last_a = sorted(d for d in os.listdir(os.path.join(tmp, "full_ckpt")) if d.startswith("step_"))[-1]
+            last_b = sorted(d for d in os.listdir(os.path.join(tmp, "part_ckpt")) if d.startswith("step_"))[-1]
+            self.assertEqual(last_a, last_b)
+            fa = _weights(os.path.join(tmp, "full_ckpt", last_a))
+            fb = _weights(os.path.join(tmp, "part_ckpt", last_b))
+            for key in fa:
+                self.assertTrue(torch.equal(fa[key], fb[key]), key)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
