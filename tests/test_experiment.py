@@ -65,3 +65,19 @@ class ExperimentRunnerTest(unittest.TestCase):
             with self.assertRaisesRegex(ValueError, "unknown models \\['fm'\\]"):
                 ExperimentSpec.load(path)
         self.assertIn("dlf_no_low_order", MODELS)
+
+
+class ExperimentSpecTest(unittest.TestCase):
+    def test_flags_and_variants(self) -> None:
+        spec = ExperimentSpec(
+            name="x", dataset_dir="d", models=["dlf", "dlf_concat", "dcn", "small"], seeds=[1],
+            common=["--epochs", "3"], per_model={"dlf": ["--dlf_rank", "8"], "dcn": ["--dcn_num_layers", "2"]},
+            variants={"small": ["--interaction_type", "dlf", "--dlf_tokens_per_block", "4"]},
+        )
+        self.assertEqual(spec.flags("dlf"), ["--epochs", "3", "--dlf_rank", "8", "--interaction_type", "dlf"])
+        self.assertEqual(
+            spec.flags("dlf_concat"),
+            ["--epochs", "3", "--dlf_rank", "8", "--interaction_type", "dlf", "--dlf_fusion", "concat"],
+        )
+        self.assertEqual(spec.flags("dcn"), ["--epochs", "3", "--dcn_num_layers", "2", "--interaction_type", "dcn"])
+        self.assertEqual(spec.flags("small"), ["--epochs", "3", "--interaction_type", "dlf", "--dlf_tokens_per_block", "4"])

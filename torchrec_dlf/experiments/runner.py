@@ -43,6 +43,8 @@ class ExperimentSpec:
     seeds: List[int]
     common: List[str] = field(default_factory=list)
     per_model: Dict[str, List[str]] = field(default_factory=dict)
+    # Extra named models (e.g. hyperparameter candidates): name -> complete flags.
+    variants: Dict[str, List[str]] = field(default_factory=dict)
     notes: str = ""
 
     @classmethod
@@ -50,12 +52,14 @@ class ExperimentSpec:
         with open(path) as f:
             raw = json.load(f)
         spec = cls(**raw)
-        unknown = [m for m in spec.models if m not in MODELS]
+        unknown = [m for m in spec.models if m not in MODELS and m not in spec.variants]
         if unknown:
             raise ValueError(f"{path}: unknown models {unknown}; known: {sorted(MODELS)}")
         return spec
 
     def flags(self, model: str) -> List[str]:
+        if model in self.variants:
+            return list(self.common) + list(self.variants[model])
         extra = list(self.per_model.get(model, []))
         if model in DLF_FAMILY and model != "dlf":
             # Ablations share DLF's tuned settings; the ablation switch comes last.
