@@ -72,6 +72,7 @@ class DLFLayer(nn.Module):
         if fusion not in FUSION_TYPES:
             raise ValueError(f"fusion must be one of {FUSION_TYPES}, got {fusion!r}")
         self.low_order_enabled = low_order
+        self._rank = rank
         num_streams = 3 if low_order else 2
         self.num_output_tokens: int = num_streams * tokens_per_block
         if low_order:
@@ -119,8 +120,16 @@ class DLFLayer(nn.Module):
         """
         streams: List[torch.Tensor] = []
         if self.low_order_enabled:
-            streams.append(self.low_order(base_tokens, tokens))
-        streams.append(self.high_order(tokens, tokens))
+            # alpha and beta project the same E^(l): one matrix product for both.
+            rank = self._rank
+            projection = torch.cat(
+                (self.low_order.projection, self.high_order.projection), dim=1
+            )
+            compressed = torch.matmul(projection.t(), tokens)  # B x 2R x D
+            streams.append(self.low_order.interact(base_tokens, compressed[:, :rank]))
+            streams.append(self.high_order.interact(tokens, compressed[:, rank:]))
+        else:
+            streams.append(self.high_order(tokens, tokens))
         streams.append(self.implicit(tokens))
         fused = self.fusion(streams)
         return self.norm(fused + self.residual(tokens))

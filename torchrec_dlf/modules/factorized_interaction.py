@@ -78,10 +78,24 @@ class FactorizedInteractionBlock(nn.Module):
         Returns:
             torch.Tensor: B x n_out x D.
         """
-        # (B x D x n_right) @ (n_right x R) -> B x D x R
-        compressed = torch.matmul(right.transpose(1, 2), self.projection)
+        # (R x n_right) @ (B x n_right x D) -> B x R x D, i.e. (R^T W)^T without
+        # transposing the (large) token matrix.
+        compressed = torch.matmul(self.projection.t(), right)
+        return self.interact(left, compressed)
+
+    def interact(self, left: torch.Tensor, compressed: torch.Tensor) -> torch.Tensor:
+        """
+        The block after its projection, for callers that project several blocks at once.
+
+        Args:
+            left (torch.Tensor): B x n_left x D.
+            compressed (torch.Tensor): B x R x D, ``W^T R``.
+
+        Returns:
+            torch.Tensor: B x n_out x D.
+        """
         # (B x n_left x D) @ (B x D x R) -> B x n_left x R
-        interactions = torch.bmm(left, compressed)
+        interactions = torch.bmm(left, compressed.transpose(1, 2))
         flat = interactions.reshape(-1, self._num_left_tokens * self._rank)
         out = self.mlp(self.norm(flat))
         return out.reshape(-1, self._num_output_tokens, self._embedding_dim)
