@@ -3,24 +3,19 @@ measured, JSON schema and plot."""
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import unittest
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.scripts import run_script
 
 
 @pytest.mark.e2e
 class BenchEmbeddingsSmokeTest(unittest.TestCase):
     def test_smoke_preset(self) -> None:
         with tempfile.TemporaryDirectory() as out:
-            done = subprocess.run(
-                [sys.executable, "launch/bench_embeddings.py", "--preset", "smoke", "--output_dir", out],
-                cwd=ROOT, capture_output=True, text=True, timeout=600,
-            )
+            done = run_script(["launch/bench_embeddings.py", "--preset", "smoke", "--output_dir", out])
             self.assertEqual(done.returncode, 0, done.stdout[-3000:] + done.stderr[-3000:])
             with open(os.path.join(out, "bench_embeddings.json")) as f:
                 result = json.load(f)

@@ -3,16 +3,14 @@
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import unittest
 
 import pytest
 
 from torchrec_dlf.data.synthetic import generate, SyntheticConfig
+from tests.scripts import run_script
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL_DATA = SyntheticConfig(
     train_rows=60000,
     valid_rows=10000,
@@ -35,14 +33,6 @@ SMALL_MODEL = [
 ]
 
 
-def _run(cmd, timeout=600) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
-    return subprocess.run(
-        cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
-    )
-
-
 @pytest.mark.e2e
 class EndToEndTest(unittest.TestCase):
     @classmethod
@@ -57,8 +47,8 @@ class EndToEndTest(unittest.TestCase):
 
     def _train(self, kind: str, *extra: str) -> dict:
         out = os.path.join(self._tmp, "results")
-        done = _run(
-            [sys.executable, "launch/train.py", "--dataset_dir", self.data, "--interaction_type", kind,
+        done = run_script(
+            ["launch/train.py", "--dataset_dir", self.data, "--interaction_type", kind,
              "--output_dir", out, "--run_name", kind, *SMALL_MODEL, *extra]
         )
         self.assertEqual(done.returncode, 0, done.stdout[-3000:] + done.stderr[-3000:])
@@ -78,7 +68,7 @@ class EndToEndTest(unittest.TestCase):
 
     def test_torchx_launch_on_local_cwd(self) -> None:
         out = os.path.join(self._tmp, "torchx_results")
-        done = _run(
+        done = run_script(
             [
                 "torchx", "run", "dist.ddp", "-j", "1x2", "--script", "launch/train.py", "--",
                 "--dataset_dir", self.data, "--interaction_type", "dlf", "--output_dir", out,

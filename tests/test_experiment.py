@@ -2,8 +2,6 @@
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import unittest
 
@@ -11,8 +9,8 @@ import pytest
 
 from torchrec_dlf.data.synthetic import generate, SyntheticConfig
 from torchrec_dlf.experiments.runner import ExperimentSpec, MODELS
+from tests.scripts import run_script
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = ["--embedding_dim", "8", "--dense_arch_layer_sizes", "16,8", "--over_arch_layer_sizes", "16,1",
          "--batch_size", "256", "--epochs", "1", "--limit_train_batches", "3", "--limit_val_batches", "2"]
 
@@ -33,10 +31,9 @@ class ExperimentRunnerTest(unittest.TestCase):
             with open(spec_path, "w") as f:
                 json.dump(spec, f)
             out = os.path.join(d, "out")
-            done = subprocess.run(
-                [sys.executable, "launch/experiment.py", spec_path, "--output_dir", out, "--",
-                 "--gradient_norm_every", "1"],
-                cwd=ROOT, capture_output=True, text=True, timeout=900,
+            done = run_script(
+                ["launch/experiment.py", spec_path, "--output_dir", out, "--", "--gradient_norm_every", "1"],
+                timeout=900,
             )
             self.assertEqual(done.returncode, 0, done.stdout[-3000:] + done.stderr[-3000:])
             with open(os.path.join(out, "results.json")) as f:

@@ -6,7 +6,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
@@ -16,8 +15,8 @@ import pytest
 
 from torchrec_dlf.data.synthetic import generate, SyntheticConfig
 from torchrec_dlf.training.checkpoint import STATE_FILE
+from tests.scripts import ROOT, run_script, script_env
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = SyntheticConfig(
     train_rows=24000, valid_rows=4000, test_rows=4000, num_numeric=4,
     num_categorical=8, max_vocab=300, seed=9,
@@ -28,12 +27,6 @@ MODEL = [
     "--dlf_rank", "4", "--dlf_block_mlp_width", "64", "--batch_size", "256",
     "--print_progress", "off",
 ]
-
-
-def _env() -> dict:
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
-    return env
 
 
 def _worker_pid(marker: str, rank: int) -> Optional[int]:
@@ -75,11 +68,10 @@ class TorchXLaunchTest(unittest.TestCase):
 
     def test_two_simulated_nodes_of_two(self) -> None:
         out = os.path.join(self._tmp, "2x2")
-        done = subprocess.run(
+        done = run_script(
             ["torchx", "run", "dist.ddp", "-j", "2x2", "--script", "launch/train.py", "--",
              "--dataset_dir", self.data, "--output_dir", out, "--run_name", "run",
-             "--limit_train_batches", "10", *MODEL],
-            cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=600,
+             "--limit_train_batches", "10", *MODEL]
         )
         log = done.stdout + done.stderr
         self.assertEqual(done.returncode, 0, log[-4000:])
@@ -94,17 +86,16 @@ class TorchXLaunchTest(unittest.TestCase):
         ckpt = os.path.join(self._tmp, "kill_ckpt")
         args = ["--dataset_dir", self.data, "--output_dir", out, "--epochs", "2",
                 "--checkpoint_every_n_steps", "10", *MODEL]
-        reference = subprocess.run(
+        reference = run_script(
             ["torchx", "run", "launch/components.py:train", "-j", "1x2", "--",
-             *args, "--run_name", "reference", "--checkpoint_dir", os.path.join(self._tmp, "ref_ckpt")],
-            cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=600,
+             *args, "--run_name", "reference", "--checkpoint_dir", os.path.join(self._tmp, "ref_ckpt")]
         )
         self.assertEqual(reference.returncode, 0, (reference.stdout + reference.stderr)[-4000:])
 
         job = subprocess.Popen(
             ["torchx", "run", "launch/components.py:train", "-j", "1x2", "--max_retries", "1",
              "--", *args, "--run_name", "killed", "--checkpoint_dir", ckpt],
-            cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=ROOT, env=script_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         try:
             deadline = time.time() + 300

@@ -4,14 +4,12 @@ import atexit
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from typing import Dict, Optional
 
 from torchrec_dlf.data.synthetic import generate, SyntheticConfig
+from tests.scripts import torchrun
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 _TRAINED: Optional[Dict[str, str]] = None
 
 
@@ -29,16 +27,15 @@ def trained_model() -> Dict[str, str]:
         data,
     )
     out, ckpt = os.path.join(tmp, "results"), os.path.join(tmp, "ckpt")
-    done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         "launch/train.py",
+    done = torchrun(
+        2,
+        ["launch/train.py",
          "--dataset_dir", data, "--interaction_type", "dlf", "--embedding_dim", "8",
          "--dense_arch_layer_sizes", "16,8", "--over_arch_layer_sizes", "32,1",
          "--dlf_num_layers", "2", "--dlf_tokens_per_block", "4", "--dlf_rank", "4",
          "--dlf_block_mlp_width", "64", "--batch_size", "512", "--epochs", "1",
          "--print_progress", "off", "--output_dir", out, "--run_name", "run",
          "--checkpoint_dir", ckpt, "--sharding", "table_wise"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     if done.returncode != 0:
         raise RuntimeError(done.stdout[-3000:] + done.stderr[-3000:])

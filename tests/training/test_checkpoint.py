@@ -18,6 +18,7 @@ from torchrec_dlf.training.optimizers import apply_embedding_optimizer, build_op
 from torchrec_dlf.training.sharding import build_sharding_plan
 from torchrec_dlf.training.trainer import EBC_PATH
 from tests.multiprocess import run_multiprocess
+from tests.training.helpers import eval_logits, run_pipeline
 from tests.training.test_distributed import CONFIG, MODEL, _metadata
 
 from torchrec_dlf.data.synthetic import SyntheticTeacher
@@ -50,21 +51,10 @@ def _batches(teacher, rank: int, world: int, seed: int, n: int) -> List:
 
 
 def _train(model, optimizer, batches) -> None:
-    pipeline = TrainPipelineSparseDist(model, optimizer, torch.device("cpu"))
-    model.train()
-    it = iter(batches)
-    while True:
-        try:
-            pipeline.progress(it)
-        except StopIteration:
-            break
-    pipeline.detach()
+    run_pipeline(TrainPipelineSparseDist(model, optimizer, torch.device("cpu")), model, batches)
 
 
-def _logits(model, batch) -> torch.Tensor:
-    model.eval()
-    with torch.no_grad():
-        return model(batch)[1][1].clone()
+_logits = eval_logits
 
 
 def _round_trip(rank: int, world: int, directory: str) -> Dict[str, object]:

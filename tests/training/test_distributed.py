@@ -25,6 +25,7 @@ from torchrec_dlf.training.optimizers import apply_embedding_optimizer, build_op
 from torchrec_dlf.training.sharding import build_sharding_plan, SHARDING_CHOICES
 from torchrec_dlf.training.trainer import EBC_PATH
 from tests.multiprocess import run_multiprocess
+from tests.training.helpers import eval_logits, run_pipeline
 
 CONFIG = SyntheticConfig(num_numeric=4, num_categorical=6, max_vocab=200, seed=3)
 MODEL = ModelConfig(
@@ -105,60 +106,26 @@ def _sharded_vs_unsharded(
     rng = np.random.default_rng([11, 0])  # the same global batches on every rank
     batches: List = [_local_batch(teacher.sample(rng, GLOBAL_BATCH), rank, world) for _ in range(60)]
     pipeline = TrainPipelineSparseDist(sharded, optimizer, device)
-    sharded.train()
-    it = iter(batches)
-    steps = 0
-    while True:
-        try:
-            pipeline.progress(it)
-        except StopIteration:
-            break
-        steps += 1
-    pipeline.detach()  # give the model its own forward back for direct calls
+    steps = run_pipeline(pipeline, sharded, batches)
     after = held_out_loss()
 
     # 3. A snapshot restores the exact weights after further training.
     snap = snapshot_state(sharded)
-    sharded.eval()
-    with torch.no_grad():
-        at_snapshot = sharded(local)[1][1].clone()
-    sharded.train()
-    it = iter(batches[:10])
-    while True:
-        try:
-            pipeline.progress(it)
-        except StopIteration:
-            break
-    pipeline.detach()
-    sharded.eval()
-    with torch.no_grad():
-        moved = (sharded(local)[1][1] - at_snapshot).abs().max().item()
-        restore_state(sharded, snap)
-        restored = (sharded(local)[1][1] - at_snapshot).abs().max().item()
+    at_snapshot = eval_logits(sharded, local)
+    run_pipeline(pipeline, sharded, batches[:10])
+    moved = (eval_logits(sharded, local) - at_snapshot).abs().max().item()
+    restore_state(sharded, snap)
+    restored = (eval_logits(sharded, local) - at_snapshot).abs().max().item()
 
     # 4. A DCP checkpoint round-trips the sharded tables and the optimizer state.
     ckpt = CheckpointManager(checkpoint_dir)
     ckpt.save(1, sharded, optimizer, {"note": sharding})
-
-    def train_then_logits() -> torch.Tensor:
-        sharded.train()
-        it = iter(batches[:5])
-        while True:
-            try:
-                pipeline.progress(it)
-            except StopIteration:
-                break
-        pipeline.detach()
-        sharded.eval()
-        with torch.no_grad():
-            return sharded(local)[1][1].clone()
-
-    after_first = train_then_logits()
+    run_pipeline(pipeline, sharded, batches[:5])
+    after_first = eval_logits(sharded, local)
     ckpt.load(ckpt.latest(), sharded, optimizer)
-    sharded.eval()
-    with torch.no_grad():
-        checkpoint_restored = (sharded(local)[1][1] - at_snapshot).abs().max().item()
-    after_second = train_then_logits()  # same steps from the restored optimizer state
+    checkpoint_restored = (eval_logits(sharded, local) - at_snapshot).abs().max().item()
+    run_pipeline(pipeline, sharded, batches[:5])  # same steps from the restored optimizer state
+    after_second = eval_logits(sharded, local)
 
     module_plan = plan.plan[EBC_PATH]
     ranks_used = sorted({r for p in module_plan.values() for r in p.ranks})

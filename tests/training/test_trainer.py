@@ -4,8 +4,6 @@ weights and metrics as an uninterrupted run."""
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import unittest
 
@@ -15,8 +13,8 @@ import torch
 from torchrec_dlf.data.synthetic import generate, SyntheticConfig
 from torchrec_dlf.inference.checkpoint_model import load_model_weights, model_config, read_description, training_metadata
 from torchrec_dlf.training.model_factory import build_train_model
+from tests.scripts import torchrun
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FLAGS = ["--interaction_type", "dlf", "--embedding_dim", "8", "--dense_arch_layer_sizes", "16,8",
          "--over_arch_layer_sizes", "32,1", "--dlf_num_layers", "2", "--dlf_tokens_per_block", "4",
          "--dlf_rank", "4", "--dlf_block_mlp_width", "32", "--dlf_dropout", "0.1", "--batch_size", "256",
@@ -24,12 +22,11 @@ FLAGS = ["--interaction_type", "dlf", "--embedding_dim", "8", "--dense_arch_laye
          "--print_progress", "off", "--embedding_l2", "0.01"]
 
 
-def _train(data: str, out: str, ckpt: str, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         "launch/train.py", "--dataset_dir", data, "--output_dir", out, "--run_name", "run",
+def _train(data: str, out: str, ckpt: str, *extra: str):
+    return torchrun(
+        2,
+        ["launch/train.py", "--dataset_dir", data, "--output_dir", out, "--run_name", "run",
          "--checkpoint_dir", ckpt, *FLAGS, *extra],
-        cwd=ROOT, capture_output=True, text=True, timeout=900,
     )
 
 

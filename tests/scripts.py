@@ -1,0 +1,33 @@
+"""Runs the project's entry points (launch/*.py, datasets/*.py, torchx) as a user would."""
+
+import os
+import subprocess
+import sys
+from typing import List
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def script_env() -> dict:
+    """The environment with this interpreter's bin first (torchx, torchrun) and unbuffered output."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def run_script(argv: List[str], timeout: float = 600) -> subprocess.CompletedProcess:
+    """``argv`` from the repository root; a leading ".py" path runs with this interpreter."""
+    if argv and argv[0].endswith(".py"):
+        argv = [sys.executable, *argv]
+    return subprocess.run(
+        argv, cwd=ROOT, env=script_env(), capture_output=True, text=True, timeout=timeout
+    )
+
+
+def torchrun(nproc: int, argv: List[str], timeout: float = 900) -> subprocess.CompletedProcess:
+    """``argv`` (a script and its flags) on ``nproc`` local ranks, on a free port."""
+    return run_script(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
+         *argv],
+        timeout,
+    )
