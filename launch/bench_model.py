@@ -105,6 +105,12 @@ def main() -> int:
             ratios[f"dlf_vs_reference_train_{precision}"] = (
                 ours[precision]["train"]["samples_per_s"] / ref[precision]["train"]["samples_per_s"]
             )
+        if "dlf_released_switches" in models:
+            same = models["dlf_released_switches"]
+            for precision in precisions:
+                ratios[f"dlf_released_switches_vs_reference_train_{precision}"] = (
+                    same[precision]["train"]["samples_per_s"] / ref[precision]["train"]["samples_per_s"]
+                )
         if "bf16" in precisions and "fp32" in precisions:
             ratios["dlf_bf16_vs_reference_fp32_train"] = (
                 ours["bf16"]["train"]["samples_per_s"] / ref["fp32"]["train"]["samples_per_s"]
@@ -134,12 +140,12 @@ def main() -> int:
         f"  matmul peak: fp32 {peaks['fp32']['flop_per_s'] / 1e9:,.0f} GFLOP/s, "
         f"bf16 {peaks['bf16']['flop_per_s'] / 1e9:,.0f} GFLOP/s"
     )
-    print(f"  {'model':<14}{'prec':<6}{'train/s':>11}{'p90 ms':>9}{'infer/s':>11}"
+    print(f"  {'model':<23}{'prec':<6}{'train/s':>11}{'p90 ms':>9}{'infer/s':>11}"
           f"{'MFLOP/smp':>11}{'GFLOP/s':>9}{'%peak':>7}")
     for name, per_precision in models.items():
         for precision, m in per_precision.items():
             print(
-                f"  {name:<14}{precision:<6}{m['train']['samples_per_s']:>11,.0f}"
+                f"  {name:<23}{precision:<6}{m['train']['samples_per_s']:>11,.0f}"
                 f"{m['train']['p90_s'] * 1e3:>9.0f}{m['infer']['samples_per_s']:>11,.0f}"
                 f"{m['train_flops_per_sample'] / 1e6:>11.1f}{m['train_flop_per_s'] / 1e9:>9.0f}"
                 f"{100 * m['train_fraction_of_peak']:>6.0f}%"

@@ -20,7 +20,7 @@ class BenchModelSmokeTest(unittest.TestCase):
                 result = json.load(f)
             self.assertTrue(os.path.getsize(os.path.join(out, "bench_model.png")) > 0)
         self.assertEqual(result["schema_version"], 1)
-        self.assertEqual(set(result["models"]), {"dot", "dcn", "projection", "dlf", "dlf_reference"})
+        self.assertEqual(set(result["models"]), {"dot", "dcn", "projection", "dlf", "dlf_released_switches", "dlf_reference"})
         for name, per_precision in result["models"].items():
             self.assertEqual(set(per_precision), {"fp32", "bf16"}, name)
             for m in per_precision.values():

@@ -100,15 +100,22 @@ def build_models(shape: ModelShape) -> Dict[str, nn.Module]:
     def over_arch(in_features: int) -> nn.Module:
         return _plain_mlp(over_sizes, in_features, last_linear=True)
 
-    dlf = DLFInteractionArch(
-        num_sparse_features=f,
-        embedding_dim=d,
-        num_dense_tokens=1,
-        num_layers=shape.dlf_layers,
-        tokens_per_block=shape.dlf_tokens,
-        rank=shape.dlf_rank,
-        block_mlp_width=shape.dlf_width,
-    )
+    def dlf_arch(**switches: Any) -> DLFInteractionArch:
+        return DLFInteractionArch(
+            num_sparse_features=f,
+            embedding_dim=d,
+            num_dense_tokens=1,
+            num_layers=shape.dlf_layers,
+            tokens_per_block=shape.dlf_tokens,
+            rank=shape.dlf_rank,
+            block_mlp_width=shape.dlf_width,
+            **switches,
+        )
+
+    dlf = dlf_arch()
+    # The released code's switches (concat fusion, plain residual, linear gamma): the same
+    # structure as the reference, in our implementation.
+    dlf_released = dlf_arch(fusion="concat", gate=False, implicit_activation=False)
     models: Dict[str, nn.Module] = {}
     if HAS_TORCHREC:
         from torchrec.models.dlrm import (
@@ -137,6 +144,9 @@ def build_models(shape: ModelShape) -> Dict[str, nn.Module]:
             over_arch(d + 8 * 8),
         )
     models["dlf"] = DenseModel(dense_arch(), dlf, over_arch(dlf.output_dim))
+    models["dlf_released_switches"] = DenseModel(
+        dense_arch(), dlf_released, over_arch(dlf_released.output_dim)
+    )
     models["dlf_reference"] = ReferenceModel(dense_arch(), shape)
     return models
 
