@@ -13,12 +13,13 @@ Writes bench_embeddings.json and bench_embeddings.png into --output_dir (rank 0)
 """
 
 import argparse
+import gc
 import json
 import os
 import platform
 import sys
 from dataclasses import replace
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -48,7 +49,7 @@ PRESETS: Dict[str, Dict[str, Any]] = {
             "pooling": [1, 5],
             "dim": [16, 128],
             "tables": [4, 16],
-            "rows": [100_000, 4_000_000],
+            "rows": [100_000, 2_000_000],
             "zipf": [0.0, 1.2],
         },
         warmup=1,
@@ -124,27 +125,28 @@ def main() -> int:
             f"[bench_embeddings] copy {limits['copy']['bytes_per_s'] / 1e9:.1f} GB/s, random row "
             f"gather {limits['random_gather']['bytes_per_s'] / 1e9:.1f} GB/s"
         )
+        def run(build: Callable[[], Dict[str, Any]], config: EmbeddingConfig) -> Dict[str, Any]:
+            result = measure(build(), config, device, warmup, steps, ctx.world_size)
+            # Sharded modules hold reference cycles: free each configuration's tables
+            # (GBs at the larger sweep points) before the next one is built.
+            gc.collect()
+            return result
+
         at_base: Dict[str, Any] = {}
         for sharding in SHARDINGS:
-            at_base[f"fused_{sharding}"] = measure(
-                fused_sharded(base, sharding, ctx), base, device, warmup, steps, ctx.world_size
-            )
+            at_base[f"fused_{sharding}"] = run(lambda: fused_sharded(base, sharding, ctx), base)
         if single:
-            at_base["ebc_unsharded"] = measure(unsharded_ebc(base, device), base, device, warmup, steps)
-            at_base["nn_embeddingbag"] = measure(plain_embedding_bags(base, device), base, device, warmup, steps)
+            at_base["ebc_unsharded"] = run(lambda: unsharded_ebc(base, device), base)
+            at_base["nn_embeddingbag"] = run(lambda: plain_embedding_bags(base, device), base)
         sweeps: Dict[str, List[Dict[str, Any]]] = {}
         for param, values in preset["sweeps"].items():
             sweeps[param] = []
             for value in values:
                 config = replace(base, **{param: value})
                 point: Dict[str, Any] = {"value": value}
-                point["fused_table_wise"] = measure(
-                    fused_sharded(config, "table_wise", ctx), config, device, warmup, steps, ctx.world_size
-                )
+                point["fused_table_wise"] = run(lambda: fused_sharded(config, "table_wise", ctx), config)
                 if single:
-                    point["nn_embeddingbag"] = measure(
-                        plain_embedding_bags(config, device), config, device, warmup, steps
-                    )
+                    point["nn_embeddingbag"] = run(lambda: plain_embedding_bags(config, device), config)
                 sweeps[param].append(point)
                 say(f"  swept {param}={value}")
         copy = limits["copy"]["bytes_per_s"]
