@@ -8,7 +8,7 @@ import unittest
 import pytest
 
 from torchrec_dlf.data.synthetic import generate, SyntheticConfig
-from torchrec_dlf.experiments.runner import ExperimentSpec, MODELS
+from torchrec_dlf.experiments.runner import ExperimentSpec, MODELS, stream_imbalance
 from tests.scripts import run_script
 
 SMALL = ["--embedding_dim", "8", "--dense_arch_layer_sizes", "16,8", "--over_arch_layer_sizes", "16,1",
@@ -53,6 +53,7 @@ class ExperimentRunnerTest(unittest.TestCase):
         self.assertIn("fusion", results["models"]["dlf"]["gradient_norms"])
         self.assertIn("| dlf |", md)
         self.assertIn("Mean gradient norm per stream", md)
+        self.assertGreaterEqual(results["models"]["dlf"]["stream_imbalance"]["mean"], 1.0)
 
     def test_spec_validation(self) -> None:
         with tempfile.TemporaryDirectory() as d:
@@ -78,3 +79,16 @@ class ExperimentSpecTest(unittest.TestCase):
         )
         self.assertEqual(spec.flags("dcn"), ["--epochs", "3", "--dcn_num_layers", "2", "--interaction_type", "dcn"])
         self.assertEqual(spec.flags("small"), ["--epochs", "3", "--interaction_type", "dlf", "--dlf_tokens_per_block", "4"])
+
+
+class StreamImbalanceTest(unittest.TestCase):
+    def test_largest_over_smallest_per_step(self) -> None:
+        history = {"step": [1.0, 2.0], "alpha": [1.0, 2.0], "beta": [4.0, 2.0], "gamma": [2.0, 1.0]}
+        # step 1: 4 / 1; step 2: 2 / 1.
+        self.assertAlmostEqual(stream_imbalance(history), 3.0)
+
+    def test_removed_streams_are_left_out(self) -> None:
+        history = {"step": [1.0], "alpha": [0.0], "beta": [3.0], "gamma": [1.5]}
+        self.assertAlmostEqual(stream_imbalance(history), 2.0)
+        self.assertIsNone(stream_imbalance({"step": [1.0], "beta": [1.0]}))
+        self.assertIsNone(stream_imbalance(None))

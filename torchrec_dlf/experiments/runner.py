@@ -111,6 +111,27 @@ def _best_epoch(metrics: Dict[str, Any]) -> int:
     return 0
 
 
+STREAMS = ("alpha", "beta", "gamma")
+
+
+def stream_imbalance(history: Optional[Dict[str, List[float]]]) -> Optional[float]:
+    """
+    Gradient imbalance between DLF's streams over training: at each recorded step the
+    largest stream's gradient norm over the smallest one's (alpha, beta, gamma; streams a
+    switch removed are left out), averaged over the steps. 1.0 is perfect balance.
+    """
+    if not history:
+        return None
+    streams = [s for s in STREAMS if any(v > 0 for v in history.get(s, []))]
+    if len(streams) < 2:
+        return None
+    ratios = []
+    for values in zip(*(history[s] for s in streams)):
+        if min(values) > 0:
+            ratios.append(max(values) / min(values))
+    return statistics.fmean(ratios) if ratios else None
+
+
 def _mean_std(values: List[float]) -> Dict[str, float]:
     return {
         "mean": statistics.fmean(values),
@@ -137,6 +158,7 @@ def summarize(spec: ExperimentSpec, runs: List[Dict[str, Any]]) -> Dict[str, Any
                 "samples_per_second": m["train_samples_per_second"],
                 "non_embedding_parameters": m["parameters"]["non_embedding"],
                 "gradient_norms": (m.get("gradient_norms") or {}).get("mean"),
+                "stream_imbalance": stream_imbalance((m.get("gradient_norms") or {}).get("history")),
             }
         )
     per_model: Dict[str, Any] = {}
@@ -154,6 +176,9 @@ def summarize(spec: ExperimentSpec, runs: List[Dict[str, Any]]) -> Dict[str, Any
         if norms:
             keys = sorted(norms[0])
             per_model[model]["gradient_norms"] = {k: statistics.fmean(n[k] for n in norms) for k in keys}
+        imbalance = [r["stream_imbalance"] for r in mine if r["stream_imbalance"] is not None]
+        if imbalance:
+            per_model[model]["stream_imbalance"] = _mean_std(imbalance)
     return {"experiment": spec.name, "dataset_dir": spec.dataset_dir, "runs": rows, "models": per_model}
 
 
@@ -185,13 +210,16 @@ def markdown(summary: Dict[str, Any], spec: ExperimentSpec) -> str:
     grads = {m: s["gradient_norms"] for m, s in summary["models"].items() if "gradient_norms" in s}
     if grads:
         groups = ["alpha", "beta", "gamma", "fusion", "embeddings"]
-        lines += ["", "Mean gradient norm per stream (ratio to beta in brackets):", "",
-                  "| model | " + " | ".join(groups) + " |", "|---" * (len(groups) + 1) + "|"]
+        lines += ["", "Mean gradient norm per stream (ratio to beta in brackets); stream imbalance: "
+                  "largest over smallest of alpha, beta, gamma per step, mean over training:", "",
+                  "| model | " + " | ".join(groups) + " | stream imbalance |", "|---" * (len(groups) + 2) + "|"]
         for model, g in grads.items():
             beta = g.get("beta") or math.nan
             cells = [
                 f"{g[k]:.4f} ({g[k] / beta:.2f})" if k in g else "-" for k in groups
             ]
+            imbalance = summary["models"][model].get("stream_imbalance")
+            cells.append(fmt(imbalance, 2) if imbalance else "-")
             lines.append(f"| {model} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
