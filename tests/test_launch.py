@@ -117,6 +117,13 @@ class TorchXLaunchTest(unittest.TestCase):
         self.assertIn("SUCCEEDED", log)
         self.assertIn("resumed from", log)
         killed, ref = self._metrics(out, "killed"), self._metrics(out, "reference")
+        # Shown with `pytest -s`: what happened, for the record.
+        print(f"\n[kill test] SIGKILL to rank 1 with checkpoints {killed_at} on disk")
+        print("\n".join(line for line in log.splitlines() if "resumed from" in line or "Job finished" in line))
+        for name, m in (("reference", ref), ("killed+restarted", killed)):
+            print(f"[kill test] {name}: steps {m['steps']} test AUC {m['test']['auc']:.6f} "
+                  f"logloss {m['test']['logloss']:.6f}")
+        print(f"[kill test] checkpoint directory: {sorted(os.listdir(ckpt))}")
         self.assertEqual(killed["steps"], ref["steps"])
         self.assertAlmostEqual(killed["test"]["auc"], ref["test"]["auc"], delta=1e-3)
         self.assertAlmostEqual(killed["test"]["logloss"], ref["test"]["logloss"], delta=1e-3)
