@@ -31,19 +31,24 @@ def apply_embedding_optimizer(
     name: str,
     learning_rate: float,
     device: torch.device,
+    replicated: bool = False,
 ) -> None:
     """
     Marks the embedding tables for FBGEMM's fused optimizer, applied inside the backward
     pass of the sharded lookup (no gradient for the tables is ever materialised).
+    ``replicated``: every table will be sharded data_parallel, where DMP ignores the
+    in-backward optimizer and `build_optimizer` steps the tables with a regular one, so
+    any optimizer works on any device (Adam on CPU included).
     """
     if name not in EMBEDDING_OPTIMIZERS:
         raise ValueError(
             f"embedding optimizer must be one of {sorted(EMBEDDING_OPTIMIZERS)}, got {name!r}"
         )
-    if name == "adam" and device.type == "cpu":
+    if name == "adam" and device.type == "cpu" and not replicated:
         raise ValueError(
             "FBGEMM has no fused Adam on the CPU ('Optimizer adam is not supported in CPU "
-            "mode'); use rowwise_adagrad, adagrad or sgd for the embedding tables"
+            "mode'); use rowwise_adagrad, adagrad or sgd for the embedding tables, or "
+            "--sharding data_parallel (replicated tables with a regular Adam)"
         )
     # No weight_decay here: FBGEMM's fused CPU kernels ignore it (see
     # RegularizedDLRMTrain for the embedding penalty that works everywhere).

@@ -155,6 +155,7 @@ class Trainer:
             train_config.embedding_optimizer,
             train_config.embedding_learning_rate,
             ctx.device,
+            replicated=train_config.sharding == "data_parallel",
         )
         self.plan = build_sharding_plan(
             train_model,
