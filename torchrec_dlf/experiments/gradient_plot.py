@@ -4,6 +4,16 @@ import json
 import os
 from typing import List
 
+# Fixed colours, so a stream keeps its colour in a panel where another one is absent
+# (concat fusion has no fusion parameters).
+GROUP_COLORS = {
+    "alpha": "tab:blue",
+    "beta": "tab:orange",
+    "gamma": "tab:green",
+    "fusion": "tab:red",
+    "embeddings": "tab:purple",
+}
+
 
 def plot_gradient_norms(runs_dir: str, run_names: List[str], path: str) -> bool:
     """One panel per run: gradient norm of each stream per recorded step. False when no
@@ -28,14 +38,14 @@ def plot_gradient_norms(runs_dir: str, run_names: List[str], path: str) -> bool:
 
     fig, axes = plt.subplots(1, len(histories), figsize=(5 * len(histories), 3.6), sharey=True, squeeze=False)
     for ax, (name, norms) in zip(axes[0], histories):
-        for group in ("alpha", "beta", "gamma", "fusion", "embeddings"):
+        for group, color in GROUP_COLORS.items():
             if group in norms:
-                ax.plot(norms["step"], norms[group], label=group)
+                ax.plot(norms["step"], norms[group], label=group, color=color)
+        ax.legend(fontsize=7)
         ax.set_yscale("log")
         ax.set_xlabel("step")
         ax.set_title(name)
     axes[0][0].set_ylabel("gradient L2 norm")
-    axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
