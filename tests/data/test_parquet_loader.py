@@ -8,7 +8,7 @@ import torch
 
 from torchrec_dlf.data.batching import PADDING_LABEL
 from torchrec_dlf.data.metadata import DatasetFormatError
-from torchrec_dlf.data.parquet_loader import ParquetBatchLoader
+from torchrec_dlf.data.parquet_loader import _stop_prefetchers, ParquetBatchLoader
 from tests.data.helpers import row_ids, write_indexed_dataset
 
 
@@ -96,6 +96,13 @@ class ParquetBatchLoaderTest(unittest.TestCase):
         sizes = [b.labels.numel() for b in self._loader(batch=32, drop_last=True)]
         self.assertEqual(sizes, [32] * 6)
         self.assertEqual(len(self._loader(batch=32, rank=1, world=3)), 3)  # 66 rows each
+
+    def test_abandoned_prefetch_thread_stops_on_close(self) -> None:
+        batches = iter(self._loader(shuffle=True, prefetch_batches=2))
+        next(batches)  # abandoned mid-epoch, as early stopping does
+        self.assertTrue(batches.running)
+        _stop_prefetchers()  # what runs at interpreter exit
+        self.assertFalse(batches.running)
 
     def test_prefetch_gives_identical_batches(self) -> None:
         a = [row_ids(b) for b in self._loader(shuffle=True, prefetch_batches=0)]

@@ -1,8 +1,10 @@
 """Streams a prepared Parquet split into TorchRec batches, each rank reading its own share."""
 
+import atexit
 import math
 import queue
 import threading
+import weakref
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional, Tuple
 
@@ -320,6 +322,7 @@ class _Prefetcher:
             target=self._run, args=(source,), name="parquet-prefetch", daemon=True
         )
         self._thread.start()
+        _LIVE_PREFETCHERS.add(self)
 
     def _run(self, source: Iterator[Batch]) -> None:
         try:
@@ -356,8 +359,28 @@ class _Prefetcher:
             raise item
         return item  # pyre-ignore[7]
 
-    def close(self) -> None:
+    def close(self, timeout: float = 30.0) -> None:
+        """Stops the thread and waits for it (it finishes the batch it is building)."""
         self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
 
     def __del__(self) -> None:
         self._stop.set()
+
+
+# An iterator abandoned mid-epoch (early stopping, a step limit) leaves its thread
+# waiting, or inside pyarrow reading the next row group. A daemon thread still in native
+# code while the interpreter finalises can abort the process ("terminate called without
+# an active exception"), so every prefetcher is stopped and joined at exit.
+_LIVE_PREFETCHERS: "weakref.WeakSet[_Prefetcher]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_prefetchers() -> None:
+    for prefetcher in list(_LIVE_PREFETCHERS):
+        prefetcher.close()
