@@ -4,7 +4,7 @@ import torch
 import torchrec
 from torchrec import EmbeddingBagCollection, EmbeddingBagConfig, KeyedJaggedTensor
 
-from torchrec_dlf.dlrm_dcnv2 import DeepMLP, DLRM_DCNv2, ParallelDCNInteractionArch
+from torchrec_dlf.dlrm_dcnv2 import DLRM_DCNv2, ParallelDCNInteractionArch
 
 
 def _kjt() -> KeyedJaggedTensor:
@@ -16,13 +16,6 @@ def _ebc() -> EmbeddingBagCollection:
     return EmbeddingBagCollection(
         tables=[EmbeddingBagConfig(name="t", embedding_dim=8, num_embeddings=10, feature_names=["f1", "f2"])]
     )
-
-
-class DeepMLPTest(unittest.TestCase):
-    def test_layers(self) -> None:
-        mlp = DeepMLP(6, [5, 4], dropout=0.2)
-        self.assertEqual(mlp(torch.rand(3, 6)).shape, (3, 4))
-        self.assertEqual(len(mlp.model), 8)
 
 
 class ParallelDCNInteractionArchTest(unittest.TestCase):
@@ -53,6 +46,12 @@ class DLRM_DCNv2Test(unittest.TestCase):
         self.assertEqual(out.shape, (2, 1))
         traced = torchrec.fx.symbolic_trace(model)
         torch.testing.assert_close(torch.jit.script(traced)(dense, _kjt()), out)
+
+    def test_linear_head(self) -> None:
+        model = DLRM_DCNv2(_ebc(), 3, [8, 8], [1], dcnv2_mlp_layer_sizes=[16]).eval()
+        self.assertIsInstance(model.over_arch, torch.nn.Linear)
+        self.assertEqual(model.over_arch.in_features, 24 + 16)
+        self.assertEqual(model(torch.rand(2, 3), _kjt()).shape, (2, 1))
 
     def test_without_numeric_fields(self) -> None:
         model = DLRM_DCNv2(_ebc(), 0, [8], [16, 1], dcnv2_mlp_layer_sizes=[16])

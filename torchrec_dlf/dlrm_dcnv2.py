@@ -4,26 +4,13 @@ from typing import List, Optional
 
 import torch
 from torch import nn
-from torchrec.models.dlrm import DLRM, OverArch
+from torchrec.models.dlrm import DLRM
 from torchrec.modules.crossnet import CrossNet
 from torchrec.modules.embedding_modules import EmbeddingBagCollection
 
+from torchrec_dlf.modules.deep_mlp import DeepMLP
 from torchrec_dlf.modules.numeric_tokens import EmptyDenseArch
-
-
-class DeepMLP(nn.Module):
-    """``Linear -> BatchNorm1d -> ReLU -> Dropout`` per layer (B x in -> B x out)."""
-
-    def __init__(self, in_features: int, layer_sizes: List[int], dropout: float = 0.0) -> None:
-        super().__init__()
-        layers: List[nn.Module] = []
-        for size in layer_sizes:
-            layers += [nn.Linear(in_features, size), nn.BatchNorm1d(size), nn.ReLU(), nn.Dropout(dropout)]
-            in_features = size
-        self.model = nn.Sequential(*layers)
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.model(features)
+from torchrec_dlf.modules.over_arch import build_over_arch, placeholder_over_arch_sizes
 
 
 class ParallelDCNInteractionArch(nn.Module):
@@ -83,12 +70,13 @@ class DLRM_DCNv2(DLRM):
     """
     DLRM with the parallel DCNv2 interaction (`ParallelDCNInteractionArch`), built the way
     TorchRec's `DLRM_DCN` is; its over arch reads the concatenated cross and deep outputs.
+    ``over_arch_layer_sizes=[1]`` gives BARS's linear head (``fc`` in FuxiCTR's DCNv2).
 
     Args:
         embedding_bag_collection (EmbeddingBagCollection): the tables.
         dense_in_features (int): numeric fields (0: no dense token).
         dense_arch_layer_sizes (List[int]): DenseArch sizes, ending with D.
-        over_arch_layer_sizes (List[int]): OverArch sizes, ending with 1.
+        over_arch_layer_sizes (List[int]): OverArch sizes, ending with 1 ([1]: linear).
         dcnv2_cross_layers (int): cross layers.
         dcnv2_mlp_layer_sizes (List[int]): deep MLP widths.
         dcnv2_dropout (float): deep MLP dropout.
@@ -110,7 +98,7 @@ class DLRM_DCNv2(DLRM):
             embedding_bag_collection,
             dense_in_features,
             dense_arch_layer_sizes,
-            over_arch_layer_sizes,
+            placeholder_over_arch_sizes(over_arch_layer_sizes),
             dense_device,
         )
         embedding_dim: int = embedding_bag_collection.embedding_bag_configs()[0].embedding_dim
@@ -126,8 +114,6 @@ class DLRM_DCNv2(DLRM):
             dcnv2_mlp_layer_sizes,
             dcnv2_dropout,
         ).to(dense_device)
-        self.over_arch = OverArch(
-            in_features=self.inter_arch.output_dim,
-            layer_sizes=over_arch_layer_sizes,
-            device=dense_device,
+        self.over_arch = build_over_arch(
+            self.inter_arch.output_dim, over_arch_layer_sizes, dense_device, xavier=True
         )
