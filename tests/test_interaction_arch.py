@@ -87,6 +87,11 @@ class DLFInteractionArchTest(unittest.TestCase):
         ):
             with self.subTest(low_order=low, fusion=fusion, gate=gate, activation=act):
                 arch = _arch(low_order=low, fusion=fusion, gate=gate, implicit_activation=act)
+                # The branch scale starts at 0 (ReZero), which blocks the streams'
+                # gradients at init; move it off zero to see every block's wiring.
+                with torch.no_grad():
+                    for layer in arch.layers:
+                        layer.branch_scale.fill_(0.5)
                 d = dense.clone().requires_grad_()
                 s = sparse.clone().requires_grad_()
                 out = arch(dense_features=d, sparse_features=s)
@@ -99,7 +104,7 @@ class DLFInteractionArchTest(unittest.TestCase):
                     self.assertIsNotNone(p.grad, name)
                     self.assertGreater(p.grad.abs().sum().item(), 0, name)
                 blocks = {n.split(".")[2] for n, _ in arch.named_parameters()}
-                expected = {"high_order", "implicit", "norm"}
+                expected = {"high_order", "implicit", "norm", "branch_scale"}
                 streams = 3 if low else 2
                 # The residual has parameters when gated or when it projects n_1 -> n_2.
                 if gate or streams * SMALL["tokens_per_block"] != F + 1:

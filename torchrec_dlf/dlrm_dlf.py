@@ -3,11 +3,12 @@
 from typing import List, Optional
 
 import torch
-from torchrec.models.dlrm import DLRM, OverArch
+from torchrec.models.dlrm import DLRM
 from torchrec.modules.embedding_modules import EmbeddingBagCollection
 
 from torchrec_dlf.interaction_arch import DLFInteractionArch
 from torchrec_dlf.modules.numeric_tokens import EmptyDenseArch, NumericFieldEmbeddingArch
+from torchrec_dlf.modules.over_arch import build_over_arch, placeholder_over_arch_sizes
 
 DENSE_EMBEDDINGS = ("mlp", "per_field")
 
@@ -35,7 +36,7 @@ class DLRM_DLF(DLRM):
         dense_arch_layer_sizes (List[int]): the layer sizes for the `DenseArch`; the last
             must equal D. Unused when ``dense_embedding="per_field"``.
         over_arch_layer_sizes (List[int]): the layer sizes for the `OverArch`, whose input
-            is the flattened last DLF layer.
+            is the flattened last DLF layer; ``[1]`` is a single linear layer.
         dlf_num_layers (int): stacked DLF layers (L).
         dlf_tokens_per_block (int): tokens produced by each stream per layer.
         dlf_rank (int): rank R of the factorised blocks.
@@ -46,6 +47,12 @@ class DLRM_DLF(DLRM):
         dlf_fusion (str): "attention" (NAF) or "concat".
         dlf_gate (bool): gate the residual path.
         dlf_implicit_activation (bool): bias + ReLU in the implicit (gamma) stream.
+        dlf_block_norm (str): "layer" (default: LayerNorm, no running statistics, any
+            batch size) or "batch" (the released code's BatchNorm1d) in the block MLPs.
+        dlf_branch_scale (bool): the streams of each layer enter through a learned scalar
+            initialised at 0 (ReZero); off: the released code's plain sum.
+        dlf_scale_output (bool): scale the flattened DLF output to unit norm per sample
+            before the over arch.
         dense_embedding (str): "mlp" (DLRM's dense arch, one token) or "per_field" (one
             token per numeric field).
         dense_device (Optional[torch.device]): default compute device.
@@ -87,6 +94,9 @@ class DLRM_DLF(DLRM):
         dlf_fusion: str = "attention",
         dlf_gate: bool = True,
         dlf_implicit_activation: bool = True,
+        dlf_block_norm: str = "layer",
+        dlf_branch_scale: bool = True,
+        dlf_scale_output: bool = True,
         dense_embedding: str = "mlp",
         dense_device: Optional[torch.device] = None,
     ) -> None:
@@ -98,7 +108,7 @@ class DLRM_DLF(DLRM):
             embedding_bag_collection,
             dense_in_features,
             dense_arch_layer_sizes,
-            over_arch_layer_sizes,
+            placeholder_over_arch_sizes(over_arch_layer_sizes),
             dense_device,
         )
         embedding_dim: int = embedding_bag_collection.embedding_bag_configs()[
@@ -132,10 +142,11 @@ class DLRM_DLF(DLRM):
             fusion=dlf_fusion,
             gate=dlf_gate,
             implicit_activation=dlf_implicit_activation,
+            block_norm=dlf_block_norm,
+            branch_scale=dlf_branch_scale,
+            scale_output=dlf_scale_output,
         ).to(dense_device)
 
-        self.over_arch = OverArch(
-            in_features=self.inter_arch.output_dim,
-            layer_sizes=over_arch_layer_sizes,
-            device=dense_device,
+        self.over_arch = build_over_arch(
+            self.inter_arch.output_dim, over_arch_layer_sizes, dense_device
         )

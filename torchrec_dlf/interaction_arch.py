@@ -32,6 +32,15 @@ class DLFInteractionArch(nn.Module):
         fusion (str): "attention" (NAF) or "concat".
         gate (bool): gate the residual path.
         implicit_activation (bool): bias + ReLU in the gamma stream.
+        block_norm (str): normalisation in the block MLPs: "layer" (default, per sample,
+            no buffers) or "batch" (the released code's BatchNorm1d).
+        branch_scale (bool): each layer's streams enter through a learned scalar
+            initialised at 0 (ReZero; see `DLFLayer`); off: the released code's sum.
+        scale_output (bool): divide the flattened output by sqrt(I). The last layer's
+            tokens are LayerNorm'd, so the head would otherwise read a vector of norm
+            sqrt(I) and its first layer would move by about lr * I per optimizer step
+            (TorchRec's DLRM head reads small dot products); with it, DLF stays finite
+            under the large plain-SGD learning rates of DLRM recipes (lr 15).
 
     Example::
 
@@ -57,6 +66,9 @@ class DLFInteractionArch(nn.Module):
         fusion: str = "attention",
         gate: bool = True,
         implicit_activation: bool = True,
+        block_norm: str = "layer",
+        branch_scale: bool = True,
+        scale_output: bool = True,
     ) -> None:
         super().__init__()
         if num_layers < 1:
@@ -83,11 +95,19 @@ class DLFInteractionArch(nn.Module):
                 fusion=fusion,
                 gate=gate,
                 implicit_activation=implicit_activation,
+                block_norm=block_norm,
+                branch_scale=branch_scale,
             )
             num_tokens = layer.num_output_tokens
             layers.append(layer)
         self.layers = nn.ModuleList(layers)
         self._num_output_tokens: int = num_tokens
+        # Each output token is LayerNorm'd (unit variance per element), so the flattened
+        # output has norm sqrt(I); scaling it to unit norm keeps the head's first layer
+        # as sensitive to one optimizer step as it is in DLRM (see `forward`).
+        self._output_scale: float = (
+            (num_tokens * embedding_dim) ** -0.5 if scale_output else 1.0
+        )
 
     @property
     def output_dim(self) -> int:
@@ -115,4 +135,5 @@ class DLFInteractionArch(nn.Module):
         tokens = base
         for layer in self.layers:
             tokens = layer(tokens, base)
-        return tokens.reshape(-1, self._num_output_tokens * self._embedding_dim)
+        flat = tokens.reshape(-1, self._num_output_tokens * self._embedding_dim)
+        return flat * self._output_scale

@@ -33,10 +33,12 @@ class DLFLayerTest(unittest.TestCase):
 
     def test_composition_matches_blocks(self) -> None:
         torch.manual_seed(3)
-        layer = _layer(fusion="concat").eval()
         tokens, base = torch.randn(2, 5, 8), torch.randn(2, 4, 8)
-        expected = layer.norm(
-            torch.cat(
+        for branch_scale in (True, False):
+            layer = _layer(fusion="concat", branch_scale=branch_scale).eval()
+            with torch.no_grad():
+                layer.branch_scale.fill_(0.7)
+            streams = torch.cat(
                 [
                     layer.low_order(base, tokens),
                     layer.high_order(tokens, tokens),
@@ -44,9 +46,22 @@ class DLFLayerTest(unittest.TestCase):
                 ],
                 dim=1,
             )
-            + layer.residual(tokens)
-        )
-        torch.testing.assert_close(layer(tokens, base), expected)
+            scale = 0.7 if branch_scale else 1.0
+            expected = layer.norm(scale * streams + layer.residual(tokens))
+            torch.testing.assert_close(layer(tokens, base), expected)
+
+    def test_starts_as_its_normalised_residual(self) -> None:
+        layer = _layer().eval()
+        tokens, base = torch.randn(2, 5, 8), torch.randn(2, 4, 8)
+        torch.testing.assert_close(layer(tokens, base), layer.norm(layer.residual(tokens)))
+        self.assertTrue(layer.branch_scale.requires_grad)
+        self.assertFalse(_layer(branch_scale=False).branch_scale.requires_grad)
+
+    def test_streams_learn_once_the_scale_moves(self) -> None:
+        layer = _layer().train()
+        tokens, base = torch.randn(6, 5, 8), torch.randn(6, 4, 8)
+        layer(tokens, base).square().sum().backward()
+        self.assertNotEqual(layer.branch_scale.grad.item(), 0.0)
 
     def test_switches(self) -> None:
         self.assertIsInstance(_layer().fusion, NetworkAwareAttentionFusion)
@@ -59,10 +74,16 @@ class DLFLayerTest(unittest.TestCase):
 
     def test_fx_and_script_every_switch(self) -> None:
         tokens, base = torch.randn(2, 5, 8), torch.randn(2, 4, 8)
-        for low, fusion, gate, act in itertools.product(
-            (True, False), ("attention", "concat"), (True, False), (True, False)
+        for low, fusion, gate, act, scale, norm in itertools.product(
+            (True, False), ("attention", "concat"), (True, False), (True, False), (True, False),
+            ("layer", "batch"),
         ):
-            layer = _layer(low_order=low, fusion=fusion, gate=gate, implicit_activation=act).eval()
+            layer = _layer(
+                low_order=low, fusion=fusion, gate=gate, implicit_activation=act,
+                branch_scale=scale, block_norm=norm,
+            ).eval()
+            with torch.no_grad():
+                layer.branch_scale.fill_(0.5)
             expected = layer(tokens, base)
             torch.testing.assert_close(torchrec.fx.symbolic_trace(layer)(tokens, base), expected)
             torch.testing.assert_close(torch.jit.script(layer)(tokens, base), expected)

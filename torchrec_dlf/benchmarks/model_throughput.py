@@ -113,9 +113,16 @@ def build_models(shape: ModelShape) -> Dict[str, nn.Module]:
         )
 
     dlf = dlf_arch()
-    # The released code's switches (concat fusion, plain residual, linear gamma): the same
-    # structure as the reference, in our implementation.
-    dlf_released = dlf_arch(fusion="concat", gate=False, implicit_activation=False)
+    # The released code's switches (concat fusion, plain residual, linear gamma, BatchNorm in
+    # the block MLPs, plain sum, unscaled output): the reference structure, in our code.
+    dlf_released = dlf_arch(
+        fusion="concat",
+        gate=False,
+        implicit_activation=False,
+        block_norm="batch",
+        branch_scale=False,
+        scale_output=False,
+    )
     models: Dict[str, nn.Module] = {}
     if HAS_TORCHREC:
         from torchrec.models.dlrm import (

@@ -31,6 +31,7 @@ class FactorizedInteractionBlock(nn.Module):
         num_output_tokens (int): n_out.
         mlp_hidden_features (int): hidden width of the block MLP.
         dropout (float): dropout inside the block MLP.
+        block_norm (str): the block MLP's normalisation, "layer" or "batch" (`BlockMLP`).
 
     Example::
 
@@ -50,6 +51,7 @@ class FactorizedInteractionBlock(nn.Module):
         num_output_tokens: int,
         mlp_hidden_features: int,
         dropout: float = 0.0,
+        block_norm: str = "layer",
     ) -> None:
         super().__init__()
         self._num_left_tokens = num_left_tokens
@@ -63,6 +65,7 @@ class FactorizedInteractionBlock(nn.Module):
             mlp_hidden_features,
             num_output_tokens * embedding_dim,
             dropout,
+            block_norm,
         )
         self.reset_parameters()
 
