@@ -6,6 +6,7 @@ from torchrec.models.dlrm import DLRM, DLRM_DCN, DLRM_Projection, DLRMTrain
 from torchrec_dlf import DLRM_DLF
 from torchrec_dlf.data.metadata import DatasetMetadata, SplitInfo
 from torchrec_dlf.dlrm_dcnv2 import DLRM_DCNv2
+from torchrec_dlf.dlrm_deepfm import DLRM_DeepFM
 from torchrec_dlf.first_order import DLRM_FirstOrder
 from torchrec_dlf.training.model_factory import (
     build_train_model,
@@ -33,6 +34,7 @@ class ModelFactoryTest(unittest.TestCase):
             "projection": DLRM_Projection,
             "dlf": DLRM_DLF,
             "dcnv2": DLRM_DCNv2,
+            "deepfm": DLRM_DeepFM,
             "lr": DLRM_FirstOrder,
         }
         for kind, cls in expected.items():
@@ -51,6 +53,41 @@ class ModelFactoryTest(unittest.TestCase):
         configs = embedding_bag_configs(_meta(), 8)
         self.assertEqual([(c.name, c.num_embeddings, c.feature_names) for c in configs],
                          [("t_C1", 10, ["C1"]), ("t_C2", 7, ["C2"])])
+
+    def test_linear_head(self) -> None:
+        for kind in ("dlf", "dcnv2", "deepfm"):
+            model = build_train_model(
+                ModelConfig(interaction_type=kind, embedding_dim=8, over_arch_layer_sizes=[1],
+                            dlf_block_mlp_width=16),
+                _meta(),
+                torch.device("cpu"),
+                ebc_device=torch.device("cpu"),
+            )
+            self.assertIsInstance(model.model.over_arch, torch.nn.Linear, kind)
+            self.assertEqual(model.model(torch.rand(2, 3), _kjt()).shape, (2, 1))
+        with self.assertRaisesRegex(ValueError, "needs a hidden layer"):
+            ModelConfig(interaction_type="dot", over_arch_layer_sizes=[1]).validate()
+
+    def test_table_initialisation(self) -> None:
+        meta = DatasetMetadata(
+            name="big", numeric=[], categorical=["C1"], vocab_sizes={"C1": 20000},
+            splits={"train": SplitInfo([], 0, 0)},
+        )
+        for init, std, bound in (("normal", 1e-4, None), ("uniform", 0.01, 0.01 * 3**0.5),
+                                 ("torchrec", None, 20000**-0.5)):
+            config = ModelConfig(interaction_type="lr", embedding_dim=8, embedding_init=init,
+                                 embedding_init_std=std or 1e-4)
+            model = build_train_model(config, meta, torch.device("cpu"), ebc_device=torch.device("cpu"))
+            table = model.model.sparse_arch.embedding_bag_collection.embedding_bags["t_C1"].weight
+            if std is not None:
+                self.assertAlmostEqual(table.std().item(), std, delta=std * 0.03)
+            if bound is not None:
+                self.assertLessEqual(table.abs().max().item(), bound)
+                self.assertGreater(table.abs().max().item(), bound * 0.99)
+        with self.assertRaisesRegex(ValueError, "embedding_init must be one of"):
+            ModelConfig(embedding_init="xavier").validate()
+        with self.assertRaisesRegex(ValueError, "embedding_init_std must be > 0"):
+            ModelConfig(embedding_init="normal", embedding_init_std=0.0).validate()
 
     def test_meta_device_embeddings_and_parameter_counts(self) -> None:
         model = build_train_model(ModelConfig(interaction_type="lr", embedding_dim=4), _meta(), torch.device("cpu"))

@@ -21,7 +21,7 @@ class ApplyEmbeddingOptimizerTest(unittest.TestCase):
 
     def test_adam_on_cpu_for_replicated_tables(self) -> None:
         ebc = _ebc()
-        apply_embedding_optimizer(ebc, "adam", 1e-3, torch.device("cpu"), replicated=True)
+        apply_embedding_optimizer(ebc, "adam", 1e-3, torch.device("cpu"), has_fused_tables=False)
         param = next(ebc.parameters())
         self.assertIs(param._optimizer_classes[0], torch.optim.Adam)
 

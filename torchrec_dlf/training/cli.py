@@ -7,7 +7,14 @@ from typing import Any, Dict, List, Optional
 
 from torchrec_dlf.data.synthetic import ensure_synthetic_dataset, SyntheticConfig
 from torchrec_dlf.training.distributed import destroy_distributed, init_distributed
-from torchrec_dlf.training.model_factory import INTERACTION_TYPES, ModelConfig
+from torchrec_dlf.dlrm_dlf import DENSE_EMBEDDINGS
+from torchrec_dlf.modules.block_mlp import BLOCK_NORMS
+from torchrec_dlf.modules.dlf_layer import FUSION_TYPES
+from torchrec_dlf.training.embedding_regularization import (
+    EMBEDDING_DECAY_KERNELS,
+    EMBEDDING_L2_MODES,
+)
+from torchrec_dlf.training.model_factory import EMBEDDING_INITS, INTERACTION_TYPES, ModelConfig
 from torchrec_dlf.training.quiet import quiet_library_messages
 from torchrec_dlf.training.sharding import SHARDING_CHOICES
 from torchrec_dlf.training.optimizers import DENSE_OPTIMIZERS, EMBEDDING_OPTIMIZERS
@@ -52,6 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
     model = p.add_argument_group("model")
     model.add_argument("--interaction_type", choices=INTERACTION_TYPES, default=m.interaction_type)
     model.add_argument("--embedding_dim", type=int, default=m.embedding_dim)
+    model.add_argument(
+        "--embedding_init",
+        choices=EMBEDDING_INITS,
+        default=m.embedding_init,
+        help="table initialisation: TorchRec's uniform(+-1/sqrt(rows)), or normal / "
+        "uniform with --embedding_init_std (FuxiCTR: normal, 1e-4)",
+    )
+    model.add_argument("--embedding_init_std", type=float, default=m.embedding_init_std)
     model.add_argument("--dense_arch_layer_sizes", type=_int_list, default=None)
     model.add_argument("--over_arch_layer_sizes", type=_int_list, default=m.over_arch_layer_sizes)
     model.add_argument("--dcn_num_layers", type=int, default=m.dcn_num_layers)
@@ -73,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--dlf_num_heads", type=int, default=m.dlf_num_heads)
     model.add_argument("--dlf_dropout", type=float, default=m.dlf_dropout)
     model.add_argument("--dlf_low_order", type=_on_off, default=m.dlf_low_order, metavar="{on,off}")
-    model.add_argument("--dlf_fusion", choices=("attention", "concat"), default=m.dlf_fusion)
+    model.add_argument("--dlf_fusion", choices=FUSION_TYPES, default=m.dlf_fusion)
     model.add_argument("--dlf_gate", type=_on_off, default=m.dlf_gate, metavar="{on,off}")
     model.add_argument(
         "--dlf_implicit_activation",
@@ -81,10 +96,34 @@ def build_parser() -> argparse.ArgumentParser:
         default=m.dlf_implicit_activation,
         metavar="{on,off}",
     )
-    model.add_argument("--dense_embedding", choices=("mlp", "per_field"), default=m.dense_embedding)
+    model.add_argument(
+        "--dlf_block_norm",
+        choices=BLOCK_NORMS,
+        default=m.dlf_block_norm,
+        help="block MLP normalisation: layer (no running statistics, any batch size) or "
+        "batch (the released code's BatchNorm)",
+    )
+    model.add_argument(
+        "--dlf_branch_scale",
+        type=_on_off,
+        default=m.dlf_branch_scale,
+        metavar="{on,off}",
+        help="streams enter each layer through a learned scalar initialised at 0 "
+        "(ReZero); off: the released code's plain sum",
+    )
+    model.add_argument(
+        "--dlf_scale_output",
+        type=_on_off,
+        default=m.dlf_scale_output,
+        metavar="{on,off}",
+        help="scale the flattened DLF output to unit norm per sample before the over arch",
+    )
+    model.add_argument("--dense_embedding", choices=DENSE_EMBEDDINGS, default=m.dense_embedding)
     model.add_argument("--dcnv2_cross_layers", type=int, default=m.dcnv2_cross_layers)
     model.add_argument("--dcnv2_mlp_layer_sizes", type=_int_list, default=m.dcnv2_mlp_layer_sizes)
     model.add_argument("--dcnv2_dropout", type=float, default=m.dcnv2_dropout)
+    model.add_argument("--deepfm_mlp_layer_sizes", type=_int_list, default=m.deepfm_mlp_layer_sizes)
+    model.add_argument("--deepfm_dropout", type=float, default=m.deepfm_dropout)
 
     train = p.add_argument_group("training")
     train.add_argument("--epochs", type=int, default=t.epochs)
@@ -100,7 +139,51 @@ def build_parser() -> argparse.ArgumentParser:
         "--embedding_l2",
         type=float,
         default=t.embedding_l2,
-        help="L2 penalty on the looked-up embeddings, added to the loss",
+        help="embedding L2 strength lambda (see --embedding_l2_mode)",
+    )
+    train.add_argument(
+        "--embedding_l2_mode",
+        choices=EMBEDDING_L2_MODES,
+        default=t.embedding_l2_mode,
+        help="lookup: lambda * mean_b sum_f ||e||^2 of the looked-up rows in the loss; "
+        "table: (lambda/2) ||W||^2 over whole tables (FuxiCTR), in the gradient of "
+        "replicated tables and as the trainer's SGD step W *= 1 - lr*lambda on fused "
+        "ones; decoupled: W *= 1 - lr*lambda on every table after each step",
+    )
+    train.add_argument(
+        "--embedding_decay_every",
+        type=int,
+        default=t.embedding_decay_every,
+        help="apply whole-table decay every N steps, compounded (bounds its cost on "
+        "very large tables)",
+    )
+    train.add_argument(
+        "--embedding_decay_kernel",
+        choices=EMBEDDING_DECAY_KERNELS,
+        default=t.embedding_decay_kernel,
+        help="who decays fused tables: the trainer (any device), or FBGEMM's lazy "
+        "DECOUPLE_GLOBAL (CUDA, decoupled mode, rowwise_adagrad)",
+    )
+    train.add_argument(
+        "--data_parallel_max_rows",
+        type=int,
+        default=t.data_parallel_max_rows,
+        help="replicate (data_parallel) tables with at most this many rows and shard "
+        "the rest with --sharding; 0: none",
+    )
+    train.add_argument(
+        "--data_parallel_embedding_optimizer",
+        choices=sorted(EMBEDDING_OPTIMIZERS),
+        default=None,
+        help="optimizer of the data_parallel tables (default: --embedding_optimizer); "
+        "adam works on CPU",
+    )
+    train.add_argument(
+        "--data_parallel_embedding_learning_rate",
+        type=float,
+        default=None,
+        help="learning rate of the data_parallel tables (default: "
+        "--embedding_learning_rate)",
     )
     train.add_argument(
         "--dense_precision",

@@ -1,7 +1,9 @@
 """Builds DLRM_DLF or one of TorchRec's DLRM baselines for a prepared dataset."""
 
+import math
 from dataclasses import dataclass, field
-from typing import List, Optional
+from functools import partial
+from typing import Any, Dict, List, Optional
 
 import torch
 from torch import nn
@@ -11,11 +13,17 @@ from torchrec.modules.embedding_modules import EmbeddingBagCollection
 
 from torchrec_dlf.data.metadata import DatasetMetadata
 from torchrec_dlf.dlrm_dcnv2 import DLRM_DCNv2
+from torchrec_dlf.dlrm_deepfm import DLRM_DeepFM
 from torchrec_dlf.dlrm_dlf import DLRM_DLF
 from torchrec_dlf.first_order import DLRM_FirstOrder
 from torchrec_dlf.training.train_module import DLRMTrainModule
 
-INTERACTION_TYPES = ("dot", "dcn", "projection", "dlf", "dcnv2", "lr")
+INTERACTION_TYPES = ("dot", "dcn", "projection", "dlf", "dcnv2", "deepfm", "lr")
+# Models whose head may be a single linear layer (over_arch_layer_sizes [1]).
+LINEAR_HEAD_TYPES = ("dlf", "dcnv2", "deepfm")
+# Table initialisation: TorchRec's uniform(+-1/sqrt(rows)), or normal / uniform with a
+# given standard deviation for every table (FuxiCTR: normal, std 1e-4).
+EMBEDDING_INITS = ("torchrec", "normal", "uniform")
 
 
 @dataclass
@@ -28,6 +36,8 @@ class ModelConfig:
 
     interaction_type: str = "dlf"
     embedding_dim: int = 16
+    embedding_init: str = "torchrec"
+    embedding_init_std: float = 1e-4
     dense_arch_layer_sizes: Optional[List[int]] = None
     over_arch_layer_sizes: List[int] = field(default_factory=lambda: [512, 256, 1])
     dcn_num_layers: int = 3
@@ -44,10 +54,15 @@ class ModelConfig:
     dlf_fusion: str = "attention"
     dlf_gate: bool = True
     dlf_implicit_activation: bool = True
+    dlf_block_norm: str = "layer"
+    dlf_branch_scale: bool = True
+    dlf_scale_output: bool = True
     dense_embedding: str = "mlp"
     dcnv2_cross_layers: int = 3
     dcnv2_mlp_layer_sizes: List[int] = field(default_factory=lambda: [400, 400, 400])
     dcnv2_dropout: float = 0.0
+    deepfm_mlp_layer_sizes: List[int] = field(default_factory=lambda: [400, 400, 400])
+    deepfm_dropout: float = 0.0
 
     def resolved_dense_arch_layer_sizes(self) -> List[int]:
         if self.dense_arch_layer_sizes is None:
@@ -59,6 +74,14 @@ class ModelConfig:
             raise ValueError(
                 f"interaction_type must be one of {INTERACTION_TYPES}, "
                 f"got {self.interaction_type!r}"
+            )
+        if self.embedding_init not in EMBEDDING_INITS:
+            raise ValueError(
+                f"embedding_init must be one of {EMBEDDING_INITS}, got {self.embedding_init!r}"
+            )
+        if self.embedding_init != "torchrec" and not self.embedding_init_std > 0:
+            raise ValueError(
+                f"embedding_init_std must be > 0, got {self.embedding_init_std}"
             )
         if self.embedding_dim % 4 != 0:
             raise ValueError(
@@ -76,10 +99,32 @@ class ModelConfig:
                 f"over_arch_layer_sizes must end with 1 (one logit), got "
                 f"{self.over_arch_layer_sizes}"
             )
+        if len(self.over_arch_layer_sizes) == 1 and self.interaction_type not in LINEAR_HEAD_TYPES:
+            raise ValueError(
+                f"over_arch_layer_sizes [1] (a linear head) is for {LINEAR_HEAD_TYPES}; "
+                f"TorchRec's {self.interaction_type} model needs a hidden layer"
+            )
+
+
+def table_init_kwargs(init: str, std: float) -> Dict[str, Any]:
+    """
+    `EmbeddingBagConfig` arguments for ``init``: nothing for TorchRec's default, an
+    ``init_fn`` for normal(0, std), and the bounds +-std*sqrt(3) for uniform (both the
+    unsharded tables and FBGEMM's sharded ones honour them).
+    """
+    if init == "torchrec":
+        return {}
+    if init == "normal":
+        return {"init_fn": partial(nn.init.normal_, mean=0.0, std=std)}
+    bound = std * math.sqrt(3.0)
+    return {"weight_init_min": -bound, "weight_init_max": bound}
 
 
 def embedding_bag_configs(
-    metadata: DatasetMetadata, embedding_dim: int
+    metadata: DatasetMetadata,
+    embedding_dim: int,
+    init: str = "torchrec",
+    init_std: float = 1e-4,
 ) -> List[EmbeddingBagConfig]:
     """One table per categorical field, sized by the dataset's vocabulary."""
     return [
@@ -88,6 +133,7 @@ def embedding_bag_configs(
             embedding_dim=embedding_dim,
             num_embeddings=metadata.vocab_sizes[name],
             feature_names=[name],
+            **table_init_kwargs(init, init_std),
         )
         for name in metadata.categorical
     ]
@@ -105,7 +151,10 @@ def build_dlrm(
     """
     config.validate()
     ebc = EmbeddingBagCollection(
-        tables=embedding_bag_configs(metadata, config.embedding_dim), device=ebc_device
+        tables=embedding_bag_configs(
+            metadata, config.embedding_dim, config.embedding_init, config.embedding_init_std
+        ),
+        device=ebc_device,
     )
     dense_in = len(metadata.numeric)
     dense_sizes = config.resolved_dense_arch_layer_sizes()
@@ -146,6 +195,16 @@ def build_dlrm(
             config.dcnv2_dropout,
             dense_device,
         )
+    if kind == "deepfm":
+        return DLRM_DeepFM(
+            ebc,
+            dense_in,
+            dense_sizes,
+            over_sizes,
+            config.deepfm_mlp_layer_sizes,
+            config.deepfm_dropout,
+            dense_device,
+        )
     return DLRM_DLF(
         ebc,
         dense_in,
@@ -161,6 +220,9 @@ def build_dlrm(
         dlf_fusion=config.dlf_fusion,
         dlf_gate=config.dlf_gate,
         dlf_implicit_activation=config.dlf_implicit_activation,
+        dlf_block_norm=config.dlf_block_norm,
+        dlf_branch_scale=config.dlf_branch_scale,
+        dlf_scale_output=config.dlf_scale_output,
         dense_embedding=config.dense_embedding,
         dense_device=dense_device,
     )

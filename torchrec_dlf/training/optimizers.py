@@ -1,6 +1,6 @@
 """Optimizers: fused (in-backward) for the embedding tables, a keyed optimizer for the rest."""
 
-from typing import Dict, List, Type
+from typing import Any, Dict, List, Optional, Tuple, Type, Union
 
 import torch
 from torch import nn
@@ -9,6 +9,8 @@ from torchrec.optim.apply_optimizer_in_backward import apply_optimizer_in_backwa
 from torchrec.optim.clipping import GradientClipping, GradientClippingOptimizer
 from torchrec.optim.keyed import CombinedOptimizer, KeyedOptimizer, KeyedOptimizerWrapper
 from torchrec.optim.rowwise_adagrad import RowWiseAdagrad
+
+from torchrec_dlf.training.embedding_regularization import EMBEDDING_L2_MODES, TableWeightDecay
 
 EMBEDDING_OPTIMIZERS: Dict[str, Type[torch.optim.Optimizer]] = {
     "rowwise_adagrad": RowWiseAdagrad,
@@ -31,29 +33,34 @@ def apply_embedding_optimizer(
     name: str,
     learning_rate: float,
     device: torch.device,
-    replicated: bool = False,
+    has_fused_tables: bool = True,
+    fused_kwargs: Optional[Dict[str, Any]] = None,
 ) -> None:
     """
     Marks the embedding tables for FBGEMM's fused optimizer, applied inside the backward
     pass of the sharded lookup (no gradient for the tables is ever materialised).
-    ``replicated``: every table will be sharded data_parallel, where DMP ignores the
-    in-backward optimizer and `build_optimizer` steps the tables with a regular one, so
-    any optimizer works on any device (Adam on CPU included).
+    Tables sharded data_parallel ignore it (`build_optimizer` steps them with a regular
+    optimizer); ``has_fused_tables=False`` says that every table will be, so any
+    optimizer is accepted (Adam on CPU included). ``fused_kwargs`` go to FBGEMM as they
+    are (e.g. `fbgemm_decay_kwargs`).
     """
     if name not in EMBEDDING_OPTIMIZERS:
         raise ValueError(
             f"embedding optimizer must be one of {sorted(EMBEDDING_OPTIMIZERS)}, got {name!r}"
         )
-    if name == "adam" and device.type == "cpu" and not replicated:
+    if name == "adam" and device.type == "cpu" and has_fused_tables:
         raise ValueError(
             "FBGEMM has no fused Adam on the CPU ('Optimizer adam is not supported in CPU "
-            "mode'); use rowwise_adagrad, adagrad or sgd for the embedding tables, or "
-            "--sharding data_parallel (replicated tables with a regular Adam)"
+            "mode'); use rowwise_adagrad, adagrad or sgd for the sharded tables, or "
+            "replicate them (--sharding data_parallel, or --data_parallel_max_rows for the "
+            "small ones) with --data_parallel_embedding_optimizer adam"
         )
-    # No weight_decay here: FBGEMM's fused CPU kernels ignore it (see
-    # RegularizedDLRMTrain for the embedding penalty that works everywhere).
+    # No weight_decay here unless asked: FBGEMM's fused CPU kernels ignore it (see
+    # embedding_regularization for the whole-table decay that works everywhere).
     apply_optimizer_in_backward(
-        EMBEDDING_OPTIMIZERS[name], sparse_module.parameters(), {"lr": learning_rate}
+        EMBEDDING_OPTIMIZERS[name],
+        sparse_module.parameters(),
+        {"lr": learning_rate, **(fused_kwargs or {})},
     )
 
 
@@ -64,19 +71,45 @@ def build_optimizer(
     embedding_optimizer: str,
     embedding_learning_rate: float,
     gradient_clip_norm: float = 0.0,
+    replicated_embedding_optimizer: Optional[str] = None,
+    replicated_embedding_learning_rate: Optional[float] = None,
+    embedding_l2_mode: str = "lookup",
+    embedding_l2: float = 0.0,
+    embedding_decay_every: int = 1,
+    fused_decay_in_kernel: bool = False,
 ) -> CombinedOptimizer:
     """
-    One optimizer over everything the train pipeline steps:
+    One optimizer over everything the train pipeline steps, in this order:
 
-    * the fused optimizer of the sharded tables (already attached by DMP);
+    * the fused optimizer of the sharded tables (already attached by DMP; the update
+      happens in the backward pass);
     * ``dense_optimizer`` over the dense parameters, with gradient-norm clipping;
     * for tables sharded data_parallel (replicated, where the in-backward optimizer is
-      not applied), the embedding optimizer as a regular optimizer.
+      not applied): their whole-table L2 (`TableWeightDecay`, ``table`` or ``decoupled``
+      mode), then ``replicated_embedding_optimizer`` (default: ``embedding_optimizer``)
+      at ``replicated_embedding_learning_rate`` (default: ``embedding_learning_rate``);
+    * the whole-table decay of the fused tables (``table``/``decoupled`` modes), unless
+      FBGEMM does it (``fused_decay_in_kernel``).
     """
     if dense_optimizer not in DENSE_OPTIMIZERS:
         raise ValueError(
             f"dense optimizer must be one of {sorted(DENSE_OPTIMIZERS)}, got {dense_optimizer!r}"
         )
+    if embedding_l2_mode not in EMBEDDING_L2_MODES:
+        raise ValueError(
+            f"embedding l2 mode must be one of {EMBEDDING_L2_MODES}, got {embedding_l2_mode!r}"
+        )
+    replicated_name = replicated_embedding_optimizer or embedding_optimizer
+    if replicated_name not in EMBEDDING_OPTIMIZERS:
+        raise ValueError(
+            f"embedding optimizer must be one of {sorted(EMBEDDING_OPTIMIZERS)}, got "
+            f"{replicated_name!r}"
+        )
+    replicated_lr = (
+        embedding_learning_rate
+        if replicated_embedding_learning_rate is None
+        else replicated_embedding_learning_rate
+    )
     fused = model.fused_optimizer
     dense: Dict[str, torch.Tensor] = {}
     replicated_tables: Dict[str, torch.Tensor] = {}
@@ -89,7 +122,7 @@ def build_optimizer(
             replicated_tables[name] = param
         else:
             dense[name] = param
-    optimizers: List[KeyedOptimizer] = [fused]
+    optimizers: List[Union[KeyedOptimizer, Tuple[str, KeyedOptimizer]]] = [fused]
     if dense:
         dense_cls = DENSE_OPTIMIZERS[dense_optimizer]
         dense_opt: KeyedOptimizer = KeyedOptimizerWrapper(
@@ -100,12 +133,41 @@ def build_optimizer(
                 dense_opt, clipping=GradientClipping.NORM, max_gradient=gradient_clip_norm
             )
         optimizers.append(dense_opt)
+    whole_table = embedding_l2_mode != "lookup" and embedding_l2 > 0
     if replicated_tables:
-        table_cls = EMBEDDING_OPTIMIZERS[embedding_optimizer]
+        if whole_table:
+            coupled = embedding_l2_mode == "table"
+            optimizers.append(
+                (
+                    "replicated_table_l2",
+                    TableWeightDecay(
+                        replicated_tables if coupled else {},
+                        {} if coupled else replicated_tables,
+                        l2=embedding_l2,
+                        lr=replicated_lr,
+                        every_n_steps=embedding_decay_every,
+                    ),
+                )
+            )
+        table_cls = EMBEDDING_OPTIMIZERS[replicated_name]
         optimizers.append(
             KeyedOptimizerWrapper(
                 replicated_tables,
-                lambda params: table_cls(params, lr=embedding_learning_rate),
+                lambda params: table_cls(params, lr=replicated_lr),
+            )
+        )
+    fused_tables = {k: v for k, v in fused.params.items() if _TABLE_PREFIX in k}
+    if whole_table and fused_tables and not fused_decay_in_kernel:
+        optimizers.append(
+            (
+                "fused_table_decay",
+                TableWeightDecay(
+                    {},
+                    fused_tables,
+                    l2=embedding_l2,
+                    lr=embedding_learning_rate,
+                    every_n_steps=embedding_decay_every,
+                ),
             )
         )
     return CombinedOptimizer(optimizers)

@@ -125,6 +125,22 @@ def uniform_sharding_generators(
     raise ValueError(f"unknown sharding {sharding!r}; choose from {SHARDING_CHOICES}")
 
 
+def replicated_table_names(
+    tables: List[EmbeddingBagConfig], sharding: str, data_parallel_max_rows: int = 0
+) -> List[str]:
+    """
+    The tables to shard data_parallel: all of them with ``sharding="data_parallel"``,
+    else those with at most ``data_parallel_max_rows`` rows (0: none). Small tables are
+    cheap to replicate and are then stepped by a regular optimizer (Adam on any device,
+    whole-table L2 in the gradient); the large ones stay sharded with fused kernels.
+    """
+    if sharding == ShardingType.DATA_PARALLEL.value:
+        return [t.name for t in tables]
+    if data_parallel_max_rows < 0:
+        raise ValueError(f"data_parallel_max_rows must be >= 0, got {data_parallel_max_rows}")
+    return [t.name for t in tables if t.num_embeddings <= data_parallel_max_rows]
+
+
 def build_sharding_plan(
     model: nn.Module,
     ebc_path: str,
@@ -132,25 +148,36 @@ def build_sharding_plan(
     sharding: str,
     batch_size: int,
     planner_sharding_types: Optional[List[str]] = None,
+    data_parallel_max_rows: int = 0,
 ) -> ShardingPlan:
     """
-    The plan for the EmbeddingBagCollection at ``ebc_path`` inside ``model``:
-    ``sharding="auto"`` asks TorchRec's planner (limited to ``planner_sharding_types``,
-    by default the fused types), anything else applies that sharding type to every
-    table (`uniform_sharding_generators`).
+    The plan for the EmbeddingBagCollection at ``ebc_path`` inside ``model``: tables
+    with at most ``data_parallel_max_rows`` rows are replicated (data_parallel); the
+    others are sharded by TorchRec's planner (``sharding="auto"``, limited to
+    ``planner_sharding_types``, by default the fused types) or all one way
+    (`uniform_sharding_generators`).
     """
     ebc = model.get_submodule(ebc_path)
     assert isinstance(ebc, EmbeddingBagCollection), type(ebc)
     tables = ebc.embedding_bag_configs()
+    replicated = set(replicated_table_names(tables, sharding, data_parallel_max_rows))
     if sharding == "auto":
         allowed = planner_sharding_types or FUSED_SHARDING_TYPES
         constraints = {
-            t.name: ParameterConstraints(sharding_types=list(allowed)) for t in tables
+            t.name: ParameterConstraints(
+                sharding_types=[ShardingType.DATA_PARALLEL.value]
+                if t.name in replicated
+                else list(allowed)
+            )
+            for t in tables
         }
         return plan_sharding(model, ctx, batch_size, constraints)
+    sharded = [t for t in tables if t.name not in replicated]
+    generators = uniform_sharding_generators(sharded, sharding, ctx) if sharded else {}
+    generators.update({name: data_parallel() for name in replicated})
     module_plan = construct_module_sharding_plan(
         ebc,
-        uniform_sharding_generators(tables, sharding, ctx),
+        generators,
         local_size=ctx.local_world_size,
         world_size=ctx.world_size,
         device_type=ctx.device.type,

@@ -18,6 +18,10 @@ from torchrec_dlf.data.parquet_loader import ParquetBatchLoader
 from torchrec_dlf.training.checkpoint import CheckpointManager
 from torchrec_dlf.training.distributed import DistributedContext
 from torchrec_dlf.training.early_stopping import EarlyStopping
+from torchrec_dlf.training.embedding_regularization import (
+    EMBEDDING_L2_MODES,
+    fbgemm_decay_kwargs,
+)
 from torchrec_dlf.training.gradient_norms import GradientNormTracker
 from torchrec_dlf.training.metrics import binary_metrics, PredictionCollector
 from torchrec_dlf.training.model_factory import (
@@ -32,6 +36,7 @@ from torchrec_dlf.training.sharding import (
     build_sharding_plan,
     describe_device,
     format_plan,
+    replicated_table_names,
 )
 
 # Where the EmbeddingBagCollection sits inside the train module (DLRMTrain layout).
@@ -50,6 +55,12 @@ class TrainConfig:
     embedding_optimizer: str = "rowwise_adagrad"
     embedding_learning_rate: float = 0.05
     embedding_l2: float = 0.0
+    embedding_l2_mode: str = "lookup"
+    embedding_decay_every: int = 1
+    embedding_decay_kernel: str = "trainer"
+    data_parallel_max_rows: int = 0
+    data_parallel_embedding_optimizer: Optional[str] = None
+    data_parallel_embedding_learning_rate: Optional[float] = None
     dense_precision: str = "fp32"
     gradient_clip_norm: float = 10.0
     early_stop_patience: int = 2
@@ -139,42 +150,63 @@ class Trainer:
         self.ctx = ctx
         self.metadata = DatasetMetadata.read(dataset_dir)
         torch.manual_seed(train_config.seed)
+        cfg = train_config
+        if cfg.embedding_l2_mode not in EMBEDDING_L2_MODES:
+            raise ValueError(
+                f"embedding_l2_mode must be one of {EMBEDDING_L2_MODES}, got "
+                f"{cfg.embedding_l2_mode!r}"
+            )
         train_model = build_train_model(
             model_config,
             self.metadata,
             ctx.device,
-            embedding_l2=train_config.embedding_l2,
-            dense_precision=train_config.dense_precision,
+            embedding_l2=cfg.embedding_l2 if cfg.embedding_l2_mode == "lookup" else 0.0,
+            dense_precision=cfg.dense_precision,
         )
         self.parameter_counts = {
             "non_embedding": count_parameters(train_model),
             "embedding": count_parameters(train_model, embeddings=True),
         }
+        tables = train_model.model.sparse_arch.embedding_bag_collection.embedding_bag_configs()
+        replicated = replicated_table_names(tables, cfg.sharding, cfg.data_parallel_max_rows)
+        fused_in_kernel = cfg.embedding_decay_kernel == "fbgemm" and cfg.embedding_l2 > 0
         apply_embedding_optimizer(
             train_model.model.sparse_arch,
-            train_config.embedding_optimizer,
-            train_config.embedding_learning_rate,
+            cfg.embedding_optimizer,
+            cfg.embedding_learning_rate,
             ctx.device,
-            replicated=train_config.sharding == "data_parallel",
+            has_fused_tables=len(replicated) < len(tables),
+            fused_kwargs=fbgemm_decay_kwargs(
+                cfg.embedding_l2_mode, cfg.embedding_l2, cfg.embedding_optimizer, ctx.device
+            )
+            if fused_in_kernel
+            else None,
         )
         self.plan = build_sharding_plan(
             train_model,
             EBC_PATH,
             ctx,
-            train_config.sharding,
-            train_config.batch_size,
-            train_config.planner_sharding_types,
+            cfg.sharding,
+            cfg.batch_size,
+            cfg.planner_sharding_types,
+            cfg.data_parallel_max_rows,
         )
         if train_config.print_sharding_plan:
             _say(ctx, format_plan(self.plan))
         self.model = shard_model(train_model, self.plan, ctx.device)
         self.optimizer = build_optimizer(
             self.model,
-            train_config.dense_optimizer,
-            train_config.learning_rate,
-            train_config.embedding_optimizer,
-            train_config.embedding_learning_rate,
-            train_config.gradient_clip_norm,
+            cfg.dense_optimizer,
+            cfg.learning_rate,
+            cfg.embedding_optimizer,
+            cfg.embedding_learning_rate,
+            cfg.gradient_clip_norm,
+            replicated_embedding_optimizer=cfg.data_parallel_embedding_optimizer,
+            replicated_embedding_learning_rate=cfg.data_parallel_embedding_learning_rate,
+            embedding_l2_mode=cfg.embedding_l2_mode,
+            embedding_l2=cfg.embedding_l2,
+            embedding_decay_every=cfg.embedding_decay_every,
+            fused_decay_in_kernel=fused_in_kernel,
         )
         self.gradient_norms: Optional[GradientNormTracker] = None
         if train_config.gradient_norm_every > 0:
