@@ -55,6 +55,47 @@ class ExperimentRunnerTest(unittest.TestCase):
         self.assertIn("Mean gradient norm per stream", md)
         self.assertGreaterEqual(results["models"]["dlf"]["stream_imbalance"]["mean"], 1.0)
 
+    def test_a_stopped_grid_continues_where_it_stopped(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            data = os.path.join(d, "data")
+            generate(SyntheticConfig(train_rows=2000, valid_rows=400, test_rows=400, num_numeric=2,
+                                     num_categorical=3, max_vocab=40, seed=4), data)
+            spec_path = os.path.join(d, "spec.json")
+            with open(spec_path, "w") as f:
+                json.dump({"name": "resume", "dataset_dir": data, "models": ["dot", "dcn"], "seeds": [3],
+                           "common": SMALL[:-4] + ["--limit_train_batches", "4"]}, f)
+            out = os.path.join(d, "out")
+            # dot finishes; dcn is stopped after 2 of its 4 steps (as if the machine went away).
+            first = run_script(["launch/experiment.py", spec_path, "--output_dir", out, "--models", "dot"],
+                               timeout=600)
+            self.assertEqual(first.returncode, 0, first.stdout[-2000:] + first.stderr[-2000:])
+            stopped = run_script(["launch/experiment.py", spec_path, "--output_dir", out, "--models", "dcn",
+                                  "--", "--stop_after_steps", "2"], timeout=600)
+            self.assertNotEqual(stopped.returncode, 0)
+            dot_metrics = os.path.join(out, "runs", "dot-seed3", "metrics.json")
+            dot_mtime = os.path.getmtime(dot_metrics)
+            done = run_script(["launch/experiment.py", spec_path, "--output_dir", out], timeout=600)
+            self.assertEqual(done.returncode, 0, done.stdout[-2000:] + done.stderr[-2000:])
+            self.assertIn("[experiment] dcn-seed3 (continuing)", done.stdout)
+            self.assertIn("[experiment] dot-seed3: test AUC", done.stdout)
+            self.assertNotIn("launch/train.py --dataset_dir", done.stdout.split("dcn-seed3")[0])
+            self.assertEqual(os.path.getmtime(dot_metrics), dot_mtime)  # not rerun
+            with open(os.path.join(out, "runs", "dcn-seed3", "run.json")) as f:
+                record = json.load(f)
+            with open(os.path.join(out, "runs", "dcn-seed3", "metrics.json")) as f:
+                metrics = json.load(f)
+            with open(os.path.join(out, "runs", "dcn-seed3.log")) as f:
+                log = f.read()
+            with open(os.path.join(out, "results.md")) as f:
+                md = f.read()
+            leftover = os.path.exists(os.path.join(out, "runs", "dcn-seed3", "checkpoints"))
+        self.assertEqual(record["attempts"], 2)
+        self.assertGreater(record["wall_seconds"], 0.0)
+        self.assertEqual(metrics["steps"], 4)
+        self.assertIn("resumed from", log)
+        self.assertFalse(leftover)
+        self.assertIn("wall min", md)
+
     def test_spec_validation(self) -> None:
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "bad.json")

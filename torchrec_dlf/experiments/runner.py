@@ -4,6 +4,7 @@ import json
 import math
 import os
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -16,6 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # The models an experiment can name: train.py flags on top of the experiment's common ones.
 MODELS: Dict[str, List[str]] = {
     "dlf": ["--interaction_type", "dlf"],
+    "dlf_batchnorm": ["--interaction_type", "dlf", "--dlf_block_norm", "batch"],
     "dlf_no_low_order": ["--interaction_type", "dlf", "--dlf_low_order", "off"],
     "dlf_concat": ["--interaction_type", "dlf", "--dlf_fusion", "concat"],
     "dlf_no_gate": ["--interaction_type", "dlf", "--dlf_gate", "off"],
@@ -24,6 +26,7 @@ MODELS: Dict[str, List[str]] = {
     "dcn": ["--interaction_type", "dcn"],
     "projection": ["--interaction_type", "projection"],
     "dcnv2": ["--interaction_type", "dcnv2"],
+    "deepfm": ["--interaction_type", "deepfm"],
     "lr": ["--interaction_type", "lr"],
 }
 # Models whose DLF-specific flags from the experiment's "dlf" settings apply.
@@ -71,36 +74,84 @@ def run_name(model: str, seed: int) -> str:
     return f"{model}-seed{seed}"
 
 
+RUN_FILE = "run.json"
+CHECKPOINTS = "checkpoints"
+
+
 def run_grid(
     spec: ExperimentSpec,
     output_dir: str,
     extra: Optional[List[str]] = None,
     python: str = sys.executable,
 ) -> List[Dict[str, Any]]:
-    """Runs every (model, seed) not already finished; returns their metrics."""
+    """
+    Runs every (model, seed) not already finished and returns the metrics of all. A
+    finished run (its ``metrics.json`` exists) is never rerun; a run that was stopped
+    midway continues from its last checkpoint (each run checkpoints every epoch into
+    ``runs/<name>/checkpoints``, removed once it finishes). The wall time of each run,
+    restarts included, is recorded in ``runs/<name>/run.json``.
+    """
     runs_dir = os.path.join(output_dir, "runs")
     os.makedirs(runs_dir, exist_ok=True)
     collected = []
     for model in spec.models:
         for seed in spec.seeds:
             name = run_name(model, seed)
-            metrics_path = os.path.join(runs_dir, name, "metrics.json")
+            run_dir = os.path.join(runs_dir, name)
+            metrics_path = os.path.join(run_dir, "metrics.json")
             if not os.path.isfile(metrics_path):
-                cmd = [python, os.path.join(ROOT, "launch", "train.py"), "--dataset_dir",
-                       spec.dataset_dir, *spec.flags(model), *(extra or []), "--seed", str(seed),
-                       "--output_dir", runs_dir, "--run_name", name, "--print_progress", "off"]
-                print(f"[experiment] {name}: {' '.join(shlex.quote(c) for c in cmd)}", flush=True)
-                with open(os.path.join(runs_dir, f"{name}.log"), "w") as log:
-                    done = subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-                if done.returncode != 0 or not os.path.isfile(metrics_path):
-                    raise RuntimeError(f"{name} failed (exit {done.returncode}); see {log.name}")
+                _run_one(spec, model, seed, runs_dir, extra or [], python)
             with open(metrics_path) as f:
                 metrics = json.load(f)
             metrics["model_name"], metrics["seed_value"] = model, seed
+            metrics["run"] = _read_run_record(run_dir)
             collected.append(metrics)
             t = metrics["test"]
-            print(f"[experiment] {name}: test AUC {t['auc']:.5f} logloss {t['logloss']:.5f}", flush=True)
+            wall = metrics["run"].get("wall_seconds", metrics.get("wall_seconds", 0.0))
+            print(
+                f"[experiment] {name}: test AUC {t['auc']:.5f} logloss {t['logloss']:.5f} "
+                f"({wall / 60:.1f} min)",
+                flush=True,
+            )
     return collected
+
+
+def _read_run_record(run_dir: str) -> Dict[str, Any]:
+    path = os.path.join(run_dir, RUN_FILE)
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
+def _run_one(
+    spec: ExperimentSpec, model: str, seed: int, runs_dir: str, extra: List[str], python: str
+) -> None:
+    name = run_name(model, seed)
+    run_dir = os.path.join(runs_dir, name)
+    os.makedirs(run_dir, exist_ok=True)
+    record = _read_run_record(run_dir)
+    checkpoints = os.path.join(run_dir, CHECKPOINTS)
+    cmd = [python, os.path.join(ROOT, "launch", "train.py"), "--dataset_dir", spec.dataset_dir,
+           *spec.flags(model), *extra, "--seed", str(seed), "--output_dir", runs_dir,
+           "--run_name", name, "--print_progress", "off", "--checkpoint_dir", checkpoints]
+    resumed = os.path.isdir(checkpoints) and any(
+        entry.startswith("step_") for entry in os.listdir(checkpoints)
+    )
+    print(f"[experiment] {name}{' (continuing)' if resumed else ''}: "
+          f"{' '.join(shlex.quote(c) for c in cmd)}", flush=True)
+    started = time.time()
+    with open(os.path.join(runs_dir, f"{name}.log"), "a") as log:
+        done = subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    # Time spent in earlier, interrupted attempts is kept in the record.
+    record["wall_seconds"] = record.get("wall_seconds", 0.0) + time.time() - started
+    record["attempts"] = record.get("attempts", 0) + 1
+    record["command"] = cmd
+    with open(os.path.join(run_dir, RUN_FILE), "w") as f:
+        json.dump(record, f, indent=2)
+    if done.returncode != 0 or not os.path.isfile(os.path.join(run_dir, "metrics.json")):
+        raise RuntimeError(f"{name} failed (exit {done.returncode}); see {log.name}")
+    shutil.rmtree(checkpoints, ignore_errors=True)
 
 
 def _best_epoch(metrics: Dict[str, Any]) -> int:
@@ -155,6 +206,7 @@ def summarize(spec: ExperimentSpec, runs: List[Dict[str, Any]]) -> Dict[str, Any
                 "epochs_to_best": _best_epoch(m),
                 "epochs_run": m.get("epochs_completed"),
                 "train_seconds": m["train_seconds"],
+                "wall_seconds": (m.get("run") or {}).get("wall_seconds", m.get("wall_seconds", 0.0)),
                 "samples_per_second": m["train_samples_per_second"],
                 "non_embedding_parameters": m["parameters"]["non_embedding"],
                 "gradient_norms": (m.get("gradient_norms") or {}).get("mean"),
@@ -169,7 +221,7 @@ def summarize(spec: ExperimentSpec, runs: List[Dict[str, Any]]) -> Dict[str, Any
         per_model[model] = {
             key: _mean_std([r[key] for r in mine])
             for key in ("valid_auc", "valid_logloss", "test_auc", "test_logloss", "epochs_to_best",
-                        "train_seconds")
+                        "train_seconds", "wall_seconds")
         }
         per_model[model]["non_embedding_parameters"] = mine[0]["non_embedding_parameters"]
         norms = [r["gradient_norms"] for r in mine if r["gradient_norms"]]
@@ -200,12 +252,13 @@ def markdown(summary: Dict[str, Any], spec: ExperimentSpec) -> str:
             f"{s['epochs_to_best']['mean']:.1f} | {s['train_seconds']['mean'] / 60:.1f} | "
             f"{s['non_embedding_parameters']:,} |"
         )
-    lines += ["", "Per run:", "", "| run | valid AUC | test AUC | test logloss | best epoch |",
-              "|---|---|---|---|---|"]
+    lines += ["", "Per run:", "",
+              "| run | valid AUC | test AUC | test logloss | best epoch | wall min |",
+              "|---|---|---|---|---|---|"]
     for r in summary["runs"]:
         lines.append(
             f"| {r['model']} seed {r['seed']} | {r['valid_auc']:.5f} | {r['test_auc']:.5f} | "
-            f"{r['test_logloss']:.5f} | {r['epochs_to_best']} |"
+            f"{r['test_logloss']:.5f} | {r['epochs_to_best']} | {r['wall_seconds'] / 60:.1f} |"
         )
     grads = {m: s["gradient_norms"] for m, s in summary["models"].items() if "gradient_norms" in s}
     if grads:
