@@ -1,6 +1,7 @@
 """Embedding L2 modes: rows a batch never looks up decay (or not) exactly as documented,
 for replicated tables stepped by Adam and for FBGEMM-fused sharded tables, on 2 ranks."""
 
+import copy
 import unittest
 from typing import Dict, List
 
@@ -8,6 +9,7 @@ import numpy as np
 import torch
 from torchrec.distributed.train_pipeline import TrainPipelineSparseDist
 from torchrec.distributed.types import ShardingType
+from torchrec.optim.keyed import CombinedOptimizer, KeyedOptimizerWrapper
 
 from torchrec_dlf.data.batching import make_batch
 from torchrec_dlf.data.metadata import DatasetMetadata, SplitInfo
@@ -207,6 +209,22 @@ class TableWeightDecayTest(unittest.TestCase):
         decay.init_state()
         torch.testing.assert_close(w, torch.ones(4))
         self.assertEqual(len(decay.state), 0)
+
+    def test_combined_optimizer_state_dict_round_trips(self) -> None:
+        # The decay shares its tables with the optimizer that steps them; the combined
+        # optimizer's state (keyed by tensor) must still save and load.
+        w = torch.nn.Parameter(torch.randn(5, 2))
+        adam = KeyedOptimizerWrapper({"t.weight": w}, lambda p: torch.optim.Adam(p, lr=1e-3))
+        decay = TableWeightDecay({"t.weight": w}, {}, l2=0.5, lr=1e-3)
+        combined = CombinedOptimizer([("table_l2", decay), adam])
+        w.grad = torch.ones_like(w)
+        combined.step()
+        saved = copy.deepcopy(combined.state_dict())
+        w.grad = torch.ones_like(w)
+        combined.step()
+        combined.load_state_dict(saved)
+        torch.testing.assert_close(adam.state[w]["exp_avg"], saved["state"]["t.weight"]["exp_avg"])
+        self.assertEqual(list(decay.tables), ["t.weight"])
 
     def test_rejects_bad_arguments(self) -> None:
         with self.assertRaisesRegex(ValueError, "l2 must be >= 0"):

@@ -41,19 +41,31 @@ def _weights(checkpoint: str):
 @pytest.mark.e2e
 class ExactResumeTest(unittest.TestCase):
     def test_interrupted_run_matches_uninterrupted(self) -> None:
+        self._assert_exact_resume()
+
+    def test_whole_table_l2_on_replicated_and_fused_tables_resumes_exactly(self) -> None:
+        # Small tables replicated with Adam, the others fused: both table decays are in
+        # the combined optimizer beside the optimizers that own the same tables.
+        self._assert_exact_resume(
+            "--data_parallel_max_rows", "100", "--data_parallel_embedding_optimizer", "adam",
+            "--data_parallel_embedding_learning_rate", "0.001", "--embedding_l2_mode", "table",
+            "--embedding_l2", "0.05", "--embedding_init", "normal", "--embedding_init_std", "0.0001",
+        )
+
+    def _assert_exact_resume(self, *recipe: str) -> None:
         tmp = tempfile.mkdtemp()
         try:
             data = os.path.join(tmp, "data")
             generate(SyntheticConfig(train_rows=12000, valid_rows=2000, test_rows=2000, num_numeric=3,
                                      num_categorical=6, max_vocab=200, seed=8), data)
-            full = _train(data, os.path.join(tmp, "full"), os.path.join(tmp, "full_ckpt"))
+            full = _train(data, os.path.join(tmp, "full"), os.path.join(tmp, "full_ckpt"), *recipe)
             self.assertEqual(full.returncode, 0, full.stderr[-3000:])
             part = os.path.join(tmp, "part")
-            stopped = _train(data, part, os.path.join(tmp, "part_ckpt"), "--stop_after_steps", "37")
+            stopped = _train(data, part, os.path.join(tmp, "part_ckpt"), *recipe, "--stop_after_steps", "37")
             self.assertEqual(stopped.returncode, 0, stopped.stderr[-3000:])
             self.assertIn("stopped after step 37", stopped.stdout)
             self.assertFalse(os.path.exists(os.path.join(part, "run", "metrics.json")))
-            resumed = _train(data, part, os.path.join(tmp, "part_ckpt"))
+            resumed = _train(data, part, os.path.join(tmp, "part_ckpt"), *recipe)
             self.assertEqual(resumed.returncode, 0, resumed.stderr[-3000:])
             self.assertIn("resumed from", resumed.stdout)
             with open(os.path.join(tmp, "full", "run", "metrics.json")) as f:

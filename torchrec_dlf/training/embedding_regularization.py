@@ -53,7 +53,8 @@ class TableWeightDecay(KeyedOptimizer):
       mode): ``W *= 1 - lr * l2`` on every local row, every ``every_n_steps`` steps with
       the factor compounded over the steps in between.
 
-    It holds no state, so a checkpoint resumes it exactly.
+    It holds no state and no params of its own (the tables stay the params of the
+    optimizer that steps them), so a checkpoint of the combined optimizer resumes exactly.
 
     Args:
         coupled_tables (Mapping[str, TableWeight]): tables whose gradient gets ``l2 * W``.
@@ -84,13 +85,19 @@ class TableWeightDecay(KeyedOptimizer):
         overlap = set(coupled_tables) & set(decayed_tables)
         if overlap:
             raise ValueError(f"tables both coupled and decayed: {sorted(overlap)}")
-        params: Dict[str, TableWeight] = {**coupled_tables, **decayed_tables}
+        # The tables are not registered as this optimizer's params: they are already the
+        # params of the optimizer that steps them (with state), and a CombinedOptimizer
+        # keys state by tensor, so a second key for the same tensor breaks its
+        # state_dict / load_state_dict. The groups carry no params, only the lr that
+        # plateau decay scales.
         groups: List[Dict[str, Any]] = []
-        if coupled_tables:
-            groups.append({"params": list(coupled_tables.values()), "lr": lr, "coupled": True})
-        if decayed_tables:
-            groups.append({"params": list(decayed_tables.values()), "lr": lr, "coupled": False})
-        super().__init__(params, {}, groups)
+        self._group_tables: List[List[TableWeight]] = []
+        for tables, coupled in ((coupled_tables, True), (decayed_tables, False)):
+            if tables:
+                groups.append({"params": [], "lr": lr, "coupled": coupled})
+                self._group_tables.append(list(tables.values()))
+        super().__init__({}, {}, groups)
+        self.tables: Dict[str, TableWeight] = {**coupled_tables, **decayed_tables}
         self.l2 = l2
         self.every_n_steps = every_n_steps
         self._step = 0
@@ -105,15 +112,15 @@ class TableWeightDecay(KeyedOptimizer):
         if self.l2 == 0.0:
             return
         apply_decay = self._step % self.every_n_steps == 0
-        for group in self.param_groups:
+        for group, tables in zip(self.param_groups, self._group_tables):
             if group["coupled"]:
-                for weight in group["params"]:
+                for weight in tables:
                     for local in _local_tensors(weight):
                         if local.grad is not None:
                             local.grad.add_(local, alpha=self.l2)
             elif apply_decay:
                 factor = (1.0 - group["lr"] * self.l2) ** self.every_n_steps
-                for weight in group["params"]:
+                for weight in tables:
                     for local in _local_tensors(weight):
                         local.mul_(factor)
 
