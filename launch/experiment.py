@@ -39,6 +39,8 @@ def main() -> int:
     p.add_argument("--models", default=None, help="subset of the spec's models")
     p.add_argument("--seeds", default=None, help="override the spec's seeds")
     p.add_argument("--dataset_dir", default=None, help="override the spec's dataset")
+    p.add_argument("--report_only", action="store_true",
+                   help="run nothing: tabulate the runs finished so far")
     args = p.parse_args(argv)
     spec = ExperimentSpec.load(args.spec)
     if args.models:
@@ -47,7 +49,7 @@ def main() -> int:
         spec.seeds = [int(s) for s in args.seeds.split(",")]
     if args.dataset_dir:
         spec.dataset_dir = args.dataset_dir
-    runs = run_grid(spec, args.output_dir, extra)
+    runs = run_grid(spec, args.output_dir, extra, run_missing=not args.report_only)
     summary = summarize(spec, runs)
     paths = write_outputs(summary, spec, args.output_dir)
     compare = [run_name(m, spec.seeds[0]) for m in ("dlf", "dlf_concat") if m in spec.models]

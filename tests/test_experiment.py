@@ -72,6 +72,14 @@ class ExperimentRunnerTest(unittest.TestCase):
             stopped = run_script(["launch/experiment.py", spec_path, "--output_dir", out, "--models", "dcn",
                                   "--", "--stop_after_steps", "2"], timeout=600)
             self.assertNotEqual(stopped.returncode, 0)
+            # A report on the grid so far runs nothing and lists only the finished run.
+            report = run_script(["launch/experiment.py", spec_path, "--output_dir", out, "--report_only"],
+                                timeout=600)
+            self.assertEqual(report.returncode, 0, report.stdout[-2000:] + report.stderr[-2000:])
+            self.assertNotIn("launch/train.py --dataset_dir", report.stdout)
+            self.assertIn("| dot seed 3 |", report.stdout)
+            self.assertNotIn("| dcn seed 3 |", report.stdout)
+            self.assertIn("| dot | 1 |", report.stdout)
             dot_metrics = os.path.join(out, "runs", "dot-seed3", "metrics.json")
             dot_mtime = os.path.getmtime(dot_metrics)
             done = run_script(["launch/experiment.py", spec_path, "--output_dir", out], timeout=600)

@@ -83,9 +83,12 @@ def run_grid(
     output_dir: str,
     extra: Optional[List[str]] = None,
     python: str = sys.executable,
+    run_missing: bool = True,
 ) -> List[Dict[str, Any]]:
     """
-    Runs every (model, seed) not already finished and returns the metrics of all. A
+    Runs every (model, seed) not already finished and returns the metrics of all
+    (``run_missing=False``: runs nothing, returns the finished ones, for a report on a
+    grid still under way). A
     finished run (its ``metrics.json`` exists) is never rerun; a run that was stopped
     midway continues from its last checkpoint (each run checkpoints every epoch into
     ``runs/<name>/checkpoints``, removed once it finishes). The wall time of each run,
@@ -100,6 +103,8 @@ def run_grid(
             run_dir = os.path.join(runs_dir, name)
             metrics_path = os.path.join(run_dir, "metrics.json")
             if not os.path.isfile(metrics_path):
+                if not run_missing:
+                    continue
                 _run_one(spec, model, seed, runs_dir, extra or [], python)
             with open(metrics_path) as f:
                 metrics = json.load(f)
@@ -240,15 +245,16 @@ def markdown(summary: Dict[str, Any], spec: ExperimentSpec) -> str:
         return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
 
     lines = [
-        f"### {spec.name}: {len(spec.seeds)} seed(s) per model ({', '.join(map(str, spec.seeds))})",
+        f"### {spec.name}: seeds {', '.join(map(str, spec.seeds))}",
         "",
-        "| model | test AUC | test logloss | valid AUC | epochs to best | train min | non-emb. params |",
-        "|---|---|---|---|---|---|---|",
+        "| model | seeds | test AUC | test logloss | valid AUC | epochs to best | train min | non-emb. params |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     ranked = sorted(summary["models"].items(), key=lambda kv: -kv[1]["test_auc"]["mean"])
     for model, s in ranked:
         lines.append(
-            f"| {model} | {fmt(s['test_auc'])} | {fmt(s['test_logloss'])} | {fmt(s['valid_auc'])} | "
+            f"| {model} | {int(s['test_auc']['n'])} | {fmt(s['test_auc'])} | {fmt(s['test_logloss'])} | "
+            f"{fmt(s['valid_auc'])} | "
             f"{s['epochs_to_best']['mean']:.1f} | {s['train_seconds']['mean'] / 60:.1f} | "
             f"{s['non_embedding_parameters']:,} |"
         )
