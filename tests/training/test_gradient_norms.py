@@ -20,6 +20,11 @@ def _setup(every: int = 1):
                  dlf_block_mlp_width=8)
     )
     module.track_embedding_gradient = True
+    # The branch scale starts at 0 (ReZero), which leaves the streams without gradient
+    # before the first update; move it off zero so every stream has a norm to record.
+    with torch.no_grad():
+        for layer in module.model.inter_arch.layers:
+            layer.branch_scale.fill_(0.5)
     optimizer = KeyedOptimizerWrapper(dict(module.named_parameters()), lambda p: torch.optim.SGD(p, lr=0.1))
     return module, GradientNormTracker(optimizer, module, module, every)
 
