@@ -10,7 +10,7 @@ from torchrec.modules.embedding_modules import EmbeddingBagCollection
 
 from torchrec_dlf.modules.deep_mlp import DeepMLP
 from torchrec_dlf.modules.factorization_machine import FieldFactorizationMachine
-from torchrec_dlf.modules.numeric_tokens import EmptyDenseArch
+from torchrec_dlf.modules.numeric_tokens import single_dense_token
 from torchrec_dlf.modules.over_arch import build_over_arch, placeholder_over_arch_sizes
 
 
@@ -120,9 +120,7 @@ class DLRM_DeepFM(DLRM):
             dense_device,
         )
         embedding_dim: int = embedding_bag_collection.embedding_bag_configs()[0].embedding_dim
-        num_dense_tokens = 1 if dense_in_features > 0 else 0
-        if num_dense_tokens == 0:
-            self.dense_arch = EmptyDenseArch()
+        num_dense_tokens = single_dense_token(self, dense_in_features)
         # pyrefly: ignore[bad-assignment]
         self.inter_arch = DeepFMInteractionArch(
             len(self.sparse_arch.sparse_feature_names),

@@ -65,3 +65,15 @@ class EmptyDenseArch(nn.Module):
         """
         return features[:, :0]
 
+
+
+def single_dense_token(model: nn.Module, dense_in_features: int) -> int:
+    """
+    Dense tokens of a DLRM-style model whose dense arch makes one token: 1, or 0 for a
+    dataset without numeric fields, in which case ``model.dense_arch`` becomes an
+    `EmptyDenseArch` (TorchRec's DenseArch cannot take 0 inputs).
+    """
+    if dense_in_features > 0:
+        return 1
+    model.dense_arch = EmptyDenseArch()
+    return 0
