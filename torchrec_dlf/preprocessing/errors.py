@@ -1,7 +1,9 @@
 """Errors of data preparation."""
 
+from torchrec_dlf.user_errors import UserError
 
-class PreparationError(ValueError):
+
+class PreparationError(UserError, ValueError):
     """
     Input that cannot be prepared as asked: a missing or empty file, a header that does
     not match the schema, a feature-index map that does not parse, inconsistent options.
