@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from torchrec_dlf.training.cli import main  # noqa: E402
+from torchrec_dlf.training.cli import run  # noqa: E402
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run())

@@ -1,7 +1,10 @@
 import json
 import os
+import shutil
 import tempfile
 import unittest
+
+import numpy as np
 
 from torchrec_dlf.data.metadata import (
     DatasetFormatError,
@@ -10,6 +13,7 @@ from torchrec_dlf.data.metadata import (
     METADATA_FILE,
     SplitInfo,
 )
+from torchrec_dlf.preprocessing.cli import run as prepare
 from tests.data.helpers import write_indexed_dataset
 
 
@@ -61,3 +65,73 @@ class DatasetMetadataTest(unittest.TestCase):
     def test_vocab_size_required(self) -> None:
         with self.assertRaisesRegex(DatasetFormatError, "no vocab_size"):
             DatasetMetadata("x", [], ["C1"], {}, {"train": SplitInfo([], 0, 0)})
+
+
+def _clicks_csv(path: str, rows: int = 600) -> str:
+    rng = np.random.default_rng(0)
+    with open(path, "w") as f:
+        f.write("label,c1,c2\n")
+        for _ in range(rows):
+            f.write(f"{rng.integers(0, 2)},a{rng.integers(0, 5)},b{rng.integers(0, 7)}\n")
+    return path
+
+
+class DatasetIdentityTest(unittest.TestCase):
+    """The digest that ties a checkpoint to the meaning of its ids."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls._tmp = tempfile.TemporaryDirectory()
+        d = cls._tmp.name
+        csv = _clicks_csv(os.path.join(d, "clicks.csv"))
+        cls.a, cls.b = os.path.join(d, "a"), os.path.join(d, "b")
+        cls.scored = os.path.join(d, "scored")
+        quiet = {"out": lambda line: None}
+        prepare(["bars", csv, "--split", "random", "--seed", "1", "--output", cls.a], **quiet)
+        prepare(["bars", csv, "--split", "random", "--seed", "2", "--output", cls.b], **quiet)
+        prepare(["bars", csv, "--vocabulary_from", cls.a, "--output", cls.scored], **quiet)
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls._tmp.cleanup()
+
+    def test_recorded_and_recomputed(self) -> None:
+        meta = DatasetMetadata.read(self.a)
+        with open(os.path.join(self.a, METADATA_FILE)) as f:
+            self.assertEqual(json.load(f)["identity"], meta.identity)
+        self.assertEqual(meta.compute_identity(self.a), meta.identity)
+        self.assertEqual(sorted(meta.options["file_sha256"]), sorted(meta.options["vocabulary_files"].values()))
+
+    def test_same_vocabularies_same_identity(self) -> None:
+        a, b = DatasetMetadata.read(self.a), DatasetMetadata.read(self.b)
+        self.assertEqual(a.vocab_sizes, b.vocab_sizes)  # same shapes ...
+        self.assertNotEqual(a.identity, b.identity)  # ... other ids (another split seed)
+        # Scoring data prepared with the training vocabularies: the same ids.
+        self.assertEqual(DatasetMetadata.read(self.scored).identity, a.identity)
+
+    def test_edited_metadata_is_refused(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            ds = os.path.join(d, "ds")
+            shutil.copytree(self.a, ds)
+            path = os.path.join(ds, METADATA_FILE)
+            with open(path) as f:
+                raw = json.load(f)
+            raw["vocab_sizes"]["c1"] -= 1
+            with open(path, "w") as f:
+                json.dump(raw, f)
+            with self.assertRaisesRegex(DatasetFormatError, r"metadata.json: edited after preparation"):
+                DatasetMetadata.read(ds)
+
+    def test_datasets_prepared_before_identities(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            ds = os.path.join(d, "ds")
+            shutil.copytree(self.a, ds)
+            path = os.path.join(ds, METADATA_FILE)
+            with open(path) as f:
+                raw = json.load(f)
+            identity = raw.pop("identity")
+            del raw["options"]["file_sha256"]
+            with open(path, "w") as f:
+                json.dump(raw, f)
+            # Computed from the vocabulary files themselves: the same digest.
+            self.assertEqual(DatasetMetadata.read(ds).identity, identity)

@@ -9,6 +9,7 @@ import torch
 from torchrec_dlf.data.batching import PADDING_LABEL
 from torchrec_dlf.data.metadata import DatasetFormatError
 from torchrec_dlf.data.parquet_loader import _stop_prefetchers, ParquetBatchLoader
+from torchrec_dlf.data.writer import PreparedDatasetWriter
 from tests.data.helpers import row_ids, write_indexed_dataset
 
 
@@ -154,3 +155,42 @@ class ParquetBatchLoaderResumeTest(unittest.TestCase):
                     np.testing.assert_array_equal(x, y)
             with self.assertRaisesRegex(ValueError, "start_batch"):
                 loader.iterate(start_batch=len(full) + 1)
+
+
+class ParquetBatchLoaderValidationTest(unittest.TestCase):
+    """Files that do not hold what the metadata says are refused, naming the file."""
+
+    def test_ids_outside_the_vocabulary(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            meta = write_indexed_dataset(os.path.join(d, "ds"), {"train": 64}, vocab=50)
+            meta.vocab_sizes = {**meta.vocab_sizes, "C2": 20}
+            with self.assertRaisesRegex(
+                DatasetFormatError,
+                r"^.*/train/part-00000.parquet: row group 0, field C2 holds values in \[0, 30\], "
+                r"outside \[0, 19\] that its metadata allows$",
+            ):
+                ParquetBatchLoader(os.path.join(d, "ds"), "train", 8, metadata=meta)
+
+    def test_non_finite_numbers(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            ds = os.path.join(d, "ds")
+            writer = PreparedDatasetWriter(ds, "inf", ["I1"], ["C1"], row_group_rows=4)
+            numeric = np.ones((8, 1), np.float32)
+            numeric[5] = -np.inf
+            writer.write("train", np.zeros(8), numeric, np.zeros((8, 1), int))
+            writer.commit({"C1": 1})
+            with self.assertRaisesRegex(
+                DatasetFormatError,
+                r"part-00000.parquet: row group 1, numeric field I1 holds non-finite values",
+            ):
+                ParquetBatchLoader(ds, "train", 8)
+
+    def test_corrupt_file_is_named(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            ds = os.path.join(d, "ds")
+            write_indexed_dataset(ds, {"train": 64})
+            part = os.path.join(ds, "train", "part-00000.parquet")
+            with open(part, "r+b") as f:
+                f.truncate(os.path.getsize(part) - 100)
+            with self.assertRaisesRegex(DatasetFormatError, r"^.*/train/part-00000.parquet: not a readable Parquet file"):
+                ParquetBatchLoader(ds, "train", 8)

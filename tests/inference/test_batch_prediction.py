@@ -52,7 +52,7 @@ class PredictSplitTest(unittest.TestCase):
         meta = DatasetMetadata.read(self.trained["data"])
         check_vocabulary(description, meta)
         meta.vocab_sizes["C1"] += 1
-        with self.assertRaisesRegex(DatasetFormatError, "vocab_sizes differ"):
+        with self.assertRaisesRegex(DatasetFormatError, r"vocabulary sizes differ \(C1 \d+ vs \d+\)"):
             check_vocabulary(description, meta)
 
     def test_not_a_checkpoint(self) -> None:

@@ -10,7 +10,12 @@ import torch
 from torchrec.distributed.train_pipeline import TrainPipelineSparseDist
 
 from torchrec_dlf.data.batching import make_batch
-from torchrec_dlf.training.checkpoint import CheckpointManager
+from torchrec_dlf.training.checkpoint import (
+    CheckpointManager,
+    DamagedCheckpoint,
+    is_checkpoint_directory,
+    read_checkpoint_state,
+)
 from torchrec_dlf.training.distributed import DistributedContext
 from torchrec_dlf.training.model_factory import build_train_model
 from torchrec_dlf.training.parallel import shard_model
@@ -107,7 +112,64 @@ def _load_resharded(rank: int, world: int, directory: str) -> List[float]:
     return logits
 
 
+def _damage(rank: int, world: int, directory: str, how: str) -> Dict[str, object]:
+    teacher, model, optimizer = _build(rank, world, "table_wise")
+    ckpt = CheckpointManager(directory)
+    _train(model, optimizer, _batches(teacher, rank, world, 1, 2))
+    path = ckpt.save(2, model, optimizer, {"epoch": 0})
+    torch.distributed.barrier()
+    if rank == 0:
+        shard = os.path.join(path, sorted(n for n in os.listdir(path) if n.endswith(".distcp"))[0])
+        size = os.path.getsize(shard)
+        with open(shard, "r+b") as f:
+            if how == "truncate":
+                f.truncate(size // 2)
+            else:  # same size, other bytes: only reading tells
+                f.write(b"\0" * size)
+    torch.distributed.barrier()
+    try:
+        ckpt.load(path, model, optimizer)
+    except DamagedCheckpoint as e:
+        return {"error": str(e)}
+    return {"error": None}
+
+
 class CheckpointManagerTest(unittest.TestCase):
+    def test_damaged_checkpoints_raise_on_every_rank(self) -> None:
+        for how, message in (
+            ("truncate", r"__0_0.distcp: \d+ bytes, written with \d+ \(truncated\?\)$"),
+            ("overwrite", r"step_000000002: cannot be read \(.+\)$"),
+        ):
+            with self.subTest(how), tempfile.TemporaryDirectory() as d:
+                results = run_multiprocess(_damage, 2, d, how, timeout=600)
+                for r in results:
+                    self.assertRegex(r["error"], message)
+
+    def test_state_file_records_sizes_and_damage_is_named(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            step = os.path.join(d, "step_000000001")
+            os.makedirs(step)
+            with open(os.path.join(step, "trainer_state.json"), "w") as f:
+                f.write('{"step": 1, "files": {"a.distcp": 4}}')
+            with self.assertRaisesRegex(DamagedCheckpoint, r"a.distcp: missing$"):
+                read_checkpoint_state(step)
+            with open(os.path.join(step, "a.distcp"), "wb") as f:
+                f.write(b"1234")
+            self.assertEqual(read_checkpoint_state(step)["step"], 1)
+            with open(os.path.join(step, "trainer_state.json"), "w") as f:
+                f.write('{"step": 1, "fi')
+            with self.assertRaisesRegex(DamagedCheckpoint, r"trainer_state.json: unreadable"):
+                read_checkpoint_state(step)
+
+    def test_is_checkpoint_directory(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            self.assertTrue(is_checkpoint_directory(d))
+            for name in ("step_000000003", "best", ".step_000000004.tmp"):
+                os.makedirs(os.path.join(d, name))
+            self.assertTrue(is_checkpoint_directory(d))
+            os.makedirs(os.path.join(d, "train"))
+            self.assertFalse(is_checkpoint_directory(d))
+
     def test_round_trip_on_two_ranks(self) -> None:
         with tempfile.TemporaryDirectory() as d:
             results = run_multiprocess(_round_trip, 2, d, timeout=600)

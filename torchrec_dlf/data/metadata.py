@@ -10,10 +10,13 @@ already transformed) and the categorical fields (int32 ids in [0, vocab_size)). 
 never infer anything from the files: everything they need is in the metadata.
 """
 
+import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional
+
+from torchrec_dlf.user_errors import UserError
 
 FORMAT_NAME = "torchrec_dlf.prepared"
 FORMAT_VERSION = 1
@@ -22,7 +25,7 @@ LABEL_COLUMN = "label"
 SPLITS = ("train", "valid", "test")
 
 
-class DatasetFormatError(ValueError):
+class DatasetFormatError(UserError, ValueError):
     """A prepared dataset that is missing, incomplete or of an incompatible version."""
 
 
@@ -60,6 +63,7 @@ class DatasetMetadata:
     label: str = LABEL_COLUMN
     format: str = FORMAT_NAME
     format_version: int = FORMAT_VERSION
+    identity: str = ""
 
     def __post_init__(self) -> None:
         missing = [c for c in self.categorical if c not in self.vocab_sizes]
@@ -67,6 +71,42 @@ class DatasetMetadata:
             raise DatasetFormatError(f"no vocab_size for categorical fields {missing}")
         if not self.categorical:
             raise DatasetFormatError("a dataset needs at least one categorical field")
+
+    def compute_identity(self, directory: Optional[str] = None) -> str:
+        """
+        The digest of what gives every id its meaning: fields, vocabulary sizes, the
+        encoding options (transforms, counted or hashed vocabularies) and the sha256 of
+        each saved vocabulary file (recorded at preparation; read from ``directory``
+        for datasets prepared before it was). The rows are not part of it: two
+        preparations with the same vocabularies are interchangeable for a model, the
+        same file prepared with another split seed (other ids) is not.
+        """
+        digests = dict(self.options.get("file_sha256") or {})
+        for rel in (self.options.get("vocabulary_files") or {}).values():
+            if rel not in digests and directory is not None:
+                digests[rel] = file_sha256(os.path.join(directory, *rel.split("/")))
+        encoding = {k: self.options.get(k) for k in _ENCODING_OPTIONS}
+        if isinstance(encoding["vocabulary"], dict):
+            # Where saved vocabularies were copied from does not change the ids.
+            encoding["vocabulary"] = {
+                k: v for k, v in encoding["vocabulary"].items() if k != "vocabulary_from"
+            }
+        if "generator" in self.source:
+            # Generated data: the generator's settings (not its row counts) are the ids.
+            encoding["generator"] = {
+                "source": self.source,
+                **{k: v for k, v in self.options.items() if not k.endswith("_rows")},
+            }
+        payload = {
+            "numeric": self.numeric,
+            "categorical": self.categorical,
+            "vocab_sizes": self.vocab_sizes,
+            "label": self.label,
+            "encoding": encoding,
+            "file_sha256": digests,
+        }
+        raw = json.dumps(payload, sort_keys=True, default=str).encode()
+        return hashlib.sha256(raw).hexdigest()
 
     @property
     def columns(self) -> List[str]:
@@ -131,7 +171,47 @@ class DatasetMetadata:
                     raise DatasetFormatError(
                         f"{path}: split {name!r} lists {rel}, which does not exist"
                     )
+        computed = meta.compute_identity(directory)
+        if meta.identity and meta.identity != computed:
+            raise DatasetFormatError(
+                f"{path}: edited after preparation (its fields, vocab_sizes or encoding "
+                f"no longer match the identity recorded when it was prepared); prepare "
+                f"the dataset again"
+            )
+        meta.identity = computed
         return meta
+
+
+# Options that change which id a value gets (see `DatasetMetadata.compute_identity`).
+_ENCODING_OPTIONS = ("fields", "numeric_transform", "vocabulary", "hash_size", "min_count")
+
+
+def file_sha256(path: str) -> str:
+    """
+    The sha256 of a saved table's contents (a Parquet file's rows in Arrow's IPC
+    format, which is stable across writer versions: the same vocabulary saved again by
+    another pyarrow gives the same digest); of the bytes for other files.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    digest = hashlib.sha256()
+    table = None
+    if path.endswith(".parquet"):
+        try:
+            table = pq.read_table(path).replace_schema_metadata(None).combine_chunks()
+        except (OSError, pa.ArrowException):
+            table = None  # not a Parquet file after all: its bytes are its identity
+    if table is not None:
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as stream:
+            stream.write_table(table)
+        digest.update(sink.getvalue().to_pybytes())
+        return digest.hexdigest()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def split_files(directory: str, meta: DatasetMetadata, split: str) -> List[str]:

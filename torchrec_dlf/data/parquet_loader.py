@@ -6,9 +6,10 @@ import queue
 import threading
 import weakref
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 from torchrec.datasets.utils import Batch
 
@@ -120,16 +121,49 @@ class ParquetBatchLoader:
     def _read_blocks(self) -> List[_Block]:
         blocks = []
         for i, path in enumerate(self._files):
-            md = pq.ParquetFile(path).metadata
-            names = set(md.schema.names)
+            md = _open(path).metadata
+            names = md.schema.names
             missing = [c for c in self._columns if c not in names]
             if missing:
                 raise DatasetFormatError(f"{path}: missing columns {missing}")
+            self._check_ranges(path, md, {n: j for j, n in enumerate(names)})
             for g in range(md.num_row_groups):
                 rows = md.row_group(g).num_rows
                 if rows:
                     blocks.append(_Block(i, g, rows))
         return blocks
+
+    def _check_ranges(self, path: str, md: Any, index: Dict[str, int]) -> None:
+        """
+        Refuses files whose ids fall outside the vocabularies (a metadata that does not
+        describe them, e.g. edited sizes: an id past the table would be looked up in
+        another row or fail inside the kernel), labels outside {0, 1} and non-finite
+        numbers, from the Parquet statistics alone (no data is read).
+        """
+        meta = self.metadata
+        limits = {c: (0, meta.vocab_sizes[c] - 1) for c in meta.categorical}
+        limits[meta.label] = (0, 1)
+        for g in range(md.num_row_groups):
+            group = md.row_group(g)
+            for name, (low, high) in limits.items():
+                stats = group.column(index[name]).statistics
+                if stats is None or not stats.has_min_max:
+                    continue
+                if stats.min < low or stats.max > high:
+                    what = "label" if name == meta.label else f"field {name}"
+                    raise DatasetFormatError(
+                        f"{path}: row group {g}, {what} holds values in [{stats.min}, "
+                        f"{stats.max}], outside [{low}, {high}] that its metadata allows"
+                    )
+            for name in meta.numeric:
+                stats = group.column(index[name]).statistics
+                if stats is None or not stats.has_min_max:
+                    continue
+                if not (math.isfinite(stats.min) and math.isfinite(stats.max)):
+                    raise DatasetFormatError(
+                        f"{path}: row group {g}, numeric field {name} holds non-finite "
+                        f"values ([{stats.min}, {stats.max}])"
+                    )
 
     def set_epoch(self, epoch: int) -> None:
         """Selects the shuffle of ``epoch`` (call before iterating)."""
@@ -185,9 +219,9 @@ class ParquetBatchLoader:
                     break
                 continue
             if block.file not in handles:
-                handles[block.file] = pq.ParquetFile(self._files[block.file])
-            table = handles[block.file].read_row_group(
-                block.row_group, columns=self._columns
+                handles[block.file] = _open(self._files[block.file])
+            table = _read_row_group(
+                handles[block.file], self._files[block.file], block.row_group, self._columns
             )
             table = table.slice(lo - (offset - block.rows), hi - lo)
             yield self._to_numpy(table)
@@ -269,9 +303,8 @@ class ParquetBatchLoader:
 
     def _first_row(self) -> _Rows:
         block = self._blocks[0]
-        table = pq.ParquetFile(self._files[block.file]).read_row_group(
-            block.row_group, columns=self._columns
-        )
+        path = self._files[block.file]
+        table = _read_row_group(_open(path), path, block.row_group, self._columns)
         return self._to_numpy(table.slice(0, 1))
 
     # Iteration ----------------------------------------------------------------------
@@ -293,6 +326,24 @@ class ParquetBatchLoader:
         if self._prefetch <= 0:
             return batches
         return _Prefetcher(batches, self._prefetch)
+
+
+def _open(path: str) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(path)
+    except (OSError, pa.ArrowException) as e:
+        raise DatasetFormatError(f"{path}: not a readable Parquet file ({e})") from e
+
+
+def _read_row_group(
+    handle: pq.ParquetFile, path: str, row_group: int, columns: List[str]
+) -> pa.Table:
+    try:
+        return handle.read_row_group(row_group, columns=columns)
+    except (OSError, pa.ArrowException) as e:
+        raise DatasetFormatError(
+            f"{path}: row group {row_group} cannot be read ({e}); prepare the dataset again"
+        ) from e
 
 
 def _concat(parts: List[_Rows]) -> _Rows:

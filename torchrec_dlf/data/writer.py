@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import uuid
 from typing import Any, Dict, List, Optional
 
 import numpy as np
@@ -10,8 +9,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from torchrec_dlf.safe_output import publish, remove_stale_siblings, temp_sibling
 from torchrec_dlf.data.metadata import (
     DatasetMetadata,
+    file_sha256,
     LABEL_COLUMN,
     METADATA_FILE,
     SplitInfo,
@@ -126,9 +127,9 @@ class PreparedDatasetWriter:
         self._file_rows = file_rows
         parent = os.path.dirname(self.directory)
         os.makedirs(parent, exist_ok=True)
-        self._tmp = os.path.join(
-            parent, f".{os.path.basename(self.directory)}.tmp-{uuid.uuid4().hex[:8]}"
-        )
+        # A temporary left by a run that was killed before it could remove it.
+        remove_stale_siblings(self.directory)
+        self._tmp = temp_sibling(self.directory, "tmp")
         os.makedirs(self._tmp)
         self._schema = pa.schema(
             [pa.field(LABEL_COLUMN, pa.int8())]
@@ -226,6 +227,11 @@ class PreparedDatasetWriter:
         missing = [f for f in self._files if not os.path.isfile(os.path.join(self._tmp, f))]
         if missing:
             raise ValueError(f"dataset files {missing} were never written")
+        options = dict(options or {})
+        if self._files:
+            options["file_sha256"] = {
+                rel: file_sha256(os.path.join(self._tmp, rel)) for rel in self._files
+            }
         meta = DatasetMetadata(
             name=self._name,
             numeric=self._numeric,
@@ -233,16 +239,11 @@ class PreparedDatasetWriter:
             vocab_sizes={c: int(vocab_sizes[c]) for c in self._categorical},
             splits=splits,
             source=source or {},
-            options=options or {},
+            options=options,
         )
+        meta.identity = meta.compute_identity()
         meta.write(self._tmp)
-        old = None
-        if os.path.exists(self.directory):
-            old = self._tmp + ".old"
-            os.rename(self.directory, old)
-        os.rename(self._tmp, self.directory)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        publish(self._tmp, self.directory)
         self._committed = True
         return meta
 

@@ -1,8 +1,9 @@
 """Scores a prepared split with a trained (sharded) model, on any number of ranks."""
 
+import argparse
+import json
 import os
-import shutil
-from typing import Dict
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import pyarrow as pa
@@ -11,7 +12,7 @@ import torch
 import torch.distributed as dist
 
 from torchrec_dlf.data.batching import PADDING_LABEL
-from torchrec_dlf.data.metadata import DatasetMetadata
+from torchrec_dlf.data.metadata import DatasetMetadata, SPLITS
 from torchrec_dlf.data.parquet_loader import ParquetBatchLoader
 from torchrec_dlf.inference.checkpoint_model import (
     check_vocabulary,
@@ -19,13 +20,35 @@ from torchrec_dlf.inference.checkpoint_model import (
     model_config,
     read_description,
 )
-from torchrec_dlf.training.distributed import DistributedContext
+from torchrec_dlf.safe_output import (
+    check_output,
+    discard,
+    publish,
+    remove_stale_siblings,
+    temp_sibling,
+)
+from torchrec_dlf.training.distributed import (
+    destroy_distributed,
+    DistributedContext,
+    init_distributed,
+)
 from torchrec_dlf.training.model_factory import build_train_model
 from torchrec_dlf.training.optimizers import apply_embedding_optimizer
 from torchrec_dlf.training.parallel import shard_model
-from torchrec_dlf.training.sharding import build_sharding_plan
+from torchrec_dlf.training.quiet import quiet_library_messages
+from torchrec_dlf.training.sharding import build_sharding_plan, SHARDING_CHOICES
+from torchrec_dlf.user_errors import (
+    CommandLineParser,
+    ConfigError,
+    mark_before_process_group,
+    OutputError,
+    run_command,
+    UserError,
+)
 
 EBC_PATH = "model.sparse_arch.embedding_bag_collection"
+MANIFEST_FILE = "_predictions.json"  # "_": skipped by pyarrow.dataset readers
+PREDICTIONS_FORMAT = "torchrec_dlf.predictions"
 PREDICTION_SCHEMA = pa.schema(
     [
         pa.field("row_index", pa.int64()),
@@ -50,11 +73,12 @@ def predict_split(
     row of ``split``, its label, logit and predicted probability. The model is rebuilt
     from the checkpoint's description, sharded over the current ranks (the checkpoint
     may come from any number of ranks) and the rows are split between ranks as in
-    evaluation. The directory appears only when every rank has written its part.
+    evaluation. The directory appears only when every rank has written its part (see
+    `torchrec_dlf.safe_output`), with a ``_predictions.json`` manifest.
     """
     description = read_description(checkpoint)
     metadata = DatasetMetadata.read(dataset_dir)
-    check_vocabulary(description, metadata)
+    check_vocabulary(description, metadata, checkpoint, dataset_dir)
     model = build_train_model(
         model_config(description),
         metadata,
@@ -95,16 +119,136 @@ def predict_split(
         ],
         schema=PREDICTION_SCHEMA,
     )
-    tmp = output_dir.rstrip("/") + ".tmp"
-    if ctx.is_rank_zero:
-        shutil.rmtree(tmp, ignore_errors=True)
-        os.makedirs(tmp)
-    dist.barrier()
-    pq.write_table(table, os.path.join(tmp, f"part-{ctx.rank:05d}.parquet"))
-    dist.barrier()
-    if ctx.is_rank_zero:
-        if os.path.exists(output_dir):
-            shutil.rmtree(output_dir)
-        os.rename(tmp, output_dir)
-    dist.barrier()
+    _publish_parts(table, output_dir, ctx, {
+        "format": PREDICTIONS_FORMAT,
+        "checkpoint": os.path.abspath(checkpoint),
+        "dataset_dir": os.path.abspath(dataset_dir),
+        "dataset_identity": metadata.identity,
+        "split": split,
+        "rows": metadata.split(split).rows,
+        "world_size": ctx.world_size,
+    })
     return {"rows": seen, "first_row": first_row}
+
+
+def _publish_parts(
+    table: pa.Table, output_dir: str, ctx: DistributedContext, manifest: Dict[str, Any]
+) -> None:
+    """Every rank writes its part into one temporary directory; rank 0 publishes it."""
+    names = [temp_sibling(output_dir, "tmp") if ctx.is_rank_zero else ""]
+    if dist.is_initialized():
+        dist.broadcast_object_list(names, src=0)
+    tmp = names[0]
+    error: Optional[OSError] = None
+    if ctx.is_rank_zero:
+        remove_stale_siblings(output_dir)
+        try:
+            os.makedirs(tmp)
+        except OSError as e:
+            error = e
+    _barrier()
+    if error is None and os.path.isdir(tmp):
+        try:
+            pq.write_table(table, os.path.join(tmp, f"part-{ctx.rank:05d}.parquet"))
+        except OSError as e:
+            error = e
+    elif error is None:
+        error = FileNotFoundError(f"{tmp} was not created")
+    failed = torch.tensor([0.0 if error is None else 1.0])
+    if dist.is_initialized():
+        dist.all_reduce(failed)
+    if failed.item():
+        _barrier()
+        if ctx.is_rank_zero:
+            discard(tmp)
+        reason = f" ({error})" if error is not None else " on another rank"
+        raise OutputError(f"--output {output_dir}: writing the predictions failed{reason}")
+    if ctx.is_rank_zero:
+        with open(os.path.join(tmp, MANIFEST_FILE), "w") as f:
+            json.dump(manifest, f, indent=2)
+        publish(tmp, output_dir)
+    _barrier()
+
+
+def _barrier() -> None:
+    if dist.is_initialized():
+        dist.barrier()
+
+
+def is_prediction_output(path: str) -> bool:
+    """Whether ``path`` is a directory of predictions written by `predict_split`."""
+    try:
+        with open(os.path.join(path, MANIFEST_FILE)) as f:
+            return json.load(f).get("format") == PREDICTIONS_FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def check_prediction_request(args: argparse.Namespace) -> None:
+    """Every argument and path checked before any process group or model exists."""
+    if args.batch_size < 1:
+        raise ConfigError(f"--batch_size must be >= 1, got {args.batch_size}")
+    description = read_description(args.checkpoint)
+    if not os.path.isdir(args.dataset_dir):
+        raise ConfigError(f"--dataset_dir {args.dataset_dir}: no such directory")
+    metadata = DatasetMetadata.read(args.dataset_dir)
+    if metadata.split(args.split).rows == 0:
+        raise ConfigError(f"--dataset_dir {args.dataset_dir}: split {args.split!r} has no rows")
+    check_vocabulary(description, metadata, args.checkpoint, args.dataset_dir)
+    check_output(
+        args.output,
+        "--output",
+        kind="dir",
+        owned=is_prediction_output,
+        overwrite=args.overwrite,
+        inputs=[args.checkpoint, args.dataset_dir],
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = CommandLineParser(
+        prog="predict.py",
+        description="Batch prediction from a checkpoint: Parquet with row_index, label, "
+        "logit and probability.",
+    )
+    p.add_argument("--checkpoint", required=True, help="a step_* or best/ checkpoint directory")
+    p.add_argument("--dataset_dir", required=True, help="prepared dataset to score")
+    p.add_argument("--split", choices=SPLITS, default="test", help="split to score")
+    p.add_argument(
+        "--output",
+        required=True,
+        help="output directory (part-<rank>.parquet and _predictions.json); replaced "
+        "atomically when it holds earlier predictions, refused when it holds anything else",
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace --output whatever it holds"
+    )
+    p.add_argument("--batch_size", type=int, default=8192, help="rows per batch and rank")
+    p.add_argument("--sharding", choices=SHARDING_CHOICES, default="auto", help="table sharding")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="device")
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    args = build_parser().parse_args(argv)
+    quiet_library_messages()
+    try:
+        check_prediction_request(args)
+    except UserError as e:
+        raise mark_before_process_group(e)
+    ctx = init_distributed(args.device)
+    try:
+        stats = predict_split(
+            args.checkpoint, args.dataset_dir, args.split, args.output, ctx,
+            args.batch_size, args.sharding,
+        )
+        print(f"[predict] rank {ctx.rank}: {stats['rows']} rows from row {stats['first_row']}", flush=True)
+        if ctx.is_rank_zero:
+            print(f"[predict] predictions written to {os.path.abspath(args.output)}", flush=True)
+    finally:
+        destroy_distributed()
+
+
+def run(argv: Optional[List[str]] = None) -> int:
+    """``main`` with user errors as one line and exit status 2 (``launch/predict.py``)."""
+    return run_command(lambda: main(argv))

@@ -25,15 +25,69 @@ from typing import Any, Dict, Iterator, List, Optional
 import torch
 import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
+from torch.distributed.checkpoint.api import CheckpointException
 from torch import nn
 from torchrec.optim.keyed import CombinedOptimizer, KeyedOptimizer, OptimizerWrapper
 
 from torchrec_dlf.training.parallel import broadcast_replicated_buffers
+from torchrec_dlf.user_errors import UserError
 
 STEP_PREFIX = "step_"
 BEST_DIR = "best"
 STATE_FILE = "trainer_state.json"
+# Sizes of the files a checkpoint was written with: a truncated or missing one marks it
+# damaged without reading it.
+FILES_KEY = "files"
 _STEP_RE = re.compile(rf"^{STEP_PREFIX}(\d+)$")
+
+
+def is_checkpoint_directory(directory: str) -> bool:
+    """Whether ``directory`` holds only what `CheckpointManager` writes."""
+    for name in os.listdir(directory):
+        if _STEP_RE.match(name) or name == BEST_DIR or name.startswith("."):
+            continue
+        return False
+    return True
+
+
+class DamagedCheckpoint(UserError):
+    """A checkpoint whose files are missing, truncated or unreadable."""
+
+
+def _file_sizes(directory: str, skip: str) -> Dict[str, int]:
+    sizes = {}
+    for root, _dirs, files in os.walk(directory):
+        for name in files:
+            path = os.path.join(root, name)
+            rel = os.path.relpath(path, directory)
+            if rel != skip:
+                sizes[rel] = os.path.getsize(path)
+    return sizes
+
+
+def read_checkpoint_state(path: str, json_name: str = STATE_FILE) -> Dict[str, Any]:
+    """
+    The JSON state of a checkpoint, after checking that every file it was written with
+    is there with its size; `DamagedCheckpoint` says which is not.
+    """
+    state_path = os.path.join(path, json_name)
+    try:
+        with open(state_path) as f:
+            state = json.load(f)
+    except FileNotFoundError as e:
+        raise DamagedCheckpoint(f"{state_path}: missing") from e
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DamagedCheckpoint(f"{state_path}: unreadable ({e})") from e
+    if not isinstance(state, dict):
+        raise DamagedCheckpoint(f"{state_path}: not a checkpoint state")
+    for rel, size in (state.get(FILES_KEY) or {}).items():
+        file = os.path.join(path, rel)
+        if not os.path.isfile(file):
+            raise DamagedCheckpoint(f"{file}: missing")
+        actual = os.path.getsize(file)
+        if actual != size:
+            raise DamagedCheckpoint(f"{file}: {actual} bytes, written with {size} (truncated?)")
+    return state
 
 
 def _barrier() -> None:
@@ -91,6 +145,11 @@ def _leaf_optimizers(optimizer: torch.optim.Optimizer) -> Iterator[torch.optim.O
         yield from _leaf_optimizers(optimizer._optimizer)
     else:
         yield optimizer
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[-1][:200] if text else type(error).__name__
 
 
 @dataclass
@@ -171,6 +230,7 @@ class CheckpointManager:
             torch.save(per_rank, os.path.join(tmp, f"rng_rank{_rank()}.pt"))
         _barrier()
         if _rank() == 0:
+            json_state = {**json_state, FILES_KEY: _file_sizes(tmp, json_name)}
             with open(os.path.join(tmp, json_name), "w") as f:
                 json.dump(json_state, f, indent=2, default=str)
                 f.flush()
@@ -226,15 +286,18 @@ class CheckpointManager:
     ) -> LoadedCheckpoint:
         """
         Loads a step checkpoint into ``model`` (and ``optimizer``), resharding as needed,
-        and restores this rank's RNG state when the world size is unchanged.
+        and restores this rank's RNG state when the world size is unchanged. A damaged
+        checkpoint raises `DamagedCheckpoint` (possibly after loading part of it).
         """
-        with open(os.path.join(path, STATE_FILE)) as f:
-            trainer_state = json.load(f)
+        trainer_state = read_checkpoint_state(path)
         state: Dict[str, Any] = {"model": model.state_dict()}
         if optimizer is not None:
             _materialize_optimizer_state(optimizer)
             state["optimizer"] = optimizer.state_dict()
-        dcp.load(state, checkpoint_id=path)
+        try:
+            dcp.load(state, checkpoint_id=path)
+        except (Exception, CheckpointException) as e:  # DCP: every rank's failure, a BaseException
+            raise DamagedCheckpoint(f"{path}: cannot be read ({_first_line(e)})") from e
         model.load_state_dict(state["model"])
         if optimizer is not None:
             optimizer.load_state_dict(state["optimizer"])

@@ -2,6 +2,7 @@
 
 import argparse
 import os
+import sys
 from dataclasses import fields
 from typing import Any, Dict, List, Optional
 
@@ -18,7 +19,15 @@ from torchrec_dlf.training.model_factory import EMBEDDING_INITS, INTERACTION_TYP
 from torchrec_dlf.training.quiet import quiet_library_messages
 from torchrec_dlf.training.sharding import SHARDING_CHOICES
 from torchrec_dlf.training.optimizers import DENSE_OPTIMIZERS, EMBEDDING_OPTIMIZERS
+from torchrec_dlf.training.arguments import validate_train_args
 from torchrec_dlf.training.trainer import Trainer, TrainConfig, TrainingInterrupted
+from torchrec_dlf.user_errors import (
+    CommandLineParser,
+    explicit_flags,
+    mark_before_process_group,
+    run_command,
+    UserError,
+)
 
 
 def _int_list(text: str) -> List[int]:
@@ -41,9 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     ``torchx run dist.ddp ... -- <flags>`` unchanged.
     """
     m, t = ModelConfig(), TrainConfig()
-    p = argparse.ArgumentParser(
+    p = CommandLineParser(
         description="Train DLRM_DLF (or a TorchRec DLRM baseline) with DMP + FBGEMM.",
-        allow_abbrev=False,
     )
     data = p.add_argument_group("data")
     data.add_argument(
@@ -218,8 +226,17 @@ def build_parser() -> argparse.ArgumentParser:
         "i.e. all but data_parallel)",
     )
     train.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    train.add_argument("--output_dir", default=t.output_dir)
-    train.add_argument("--run_name", default=None)
+    train.add_argument(
+        "--output_dir", default=t.output_dir, help="metrics go to <output_dir>/<run_name>/"
+    )
+    train.add_argument(
+        "--run_name", default=None, help="default: <interaction_type>-<date>-<time>"
+    )
+    train.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the metrics.json of an earlier run with the same --run_name",
+    )
     train.add_argument("--verbose", action="store_true", help="keep library warnings")
     train.add_argument(
         "--gradient_norm_every",
@@ -269,11 +286,24 @@ def configs_from_args(args: argparse.Namespace) -> "tuple[ModelConfig, TrainConf
 
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
-    args = build_parser().parse_args(argv)
+    """
+    Trains as the command line says. Flags, the dataset and every output location are
+    checked before the process group starts; a `UserError` is the caller's to report
+    (``launch/train.py`` prints it as one line and exits 2).
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if not args.verbose:
         quiet_library_messages()
     model_config, train_config = configs_from_args(args)
-    model_config.validate()
+    try:
+        model_config.validate()
+        _, warnings = validate_train_args(args, explicit_flags(parser, argv))
+    except UserError as e:
+        raise mark_before_process_group(e)
+    if int(os.environ.get("RANK", "0")) == 0:
+        for line in warnings:
+            print(line, file=sys.stderr, flush=True)
     ctx = init_distributed(args.device)
     try:
         dataset_dir = args.dataset_dir
@@ -285,8 +315,6 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
                 seed=args.synthetic_seed,
             )
             dataset_dir = ensure_synthetic_dataset(synthetic, args.cache_dir)
-        if not os.path.isdir(dataset_dir):
-            raise SystemExit(f"--dataset_dir {dataset_dir}: no such directory")
         try:
             return Trainer(model_config, train_config, dataset_dir, ctx).run()
         except TrainingInterrupted as stop:
@@ -295,3 +323,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             return {"interrupted_at_step": stop.step}
     finally:
         destroy_distributed()
+
+
+def run(argv: Optional[List[str]] = None) -> int:
+    """``main`` with user errors as one line and exit status 2 (``launch/train.py``)."""
+    return run_command(lambda: main(argv))

@@ -1,7 +1,7 @@
 """Builds DLRM_DLF or one of TorchRec's DLRM baselines for a prepared dataset."""
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any, Dict, List, Optional
 
@@ -17,6 +17,7 @@ from torchrec_dlf.dlrm_deepfm import DLRM_DeepFM
 from torchrec_dlf.dlrm_dlf import DLRM_DLF
 from torchrec_dlf.first_order import DLRM_FirstOrder
 from torchrec_dlf.training.train_module import DLRMTrainModule
+from torchrec_dlf.user_errors import ConfigError
 
 INTERACTION_TYPES = ("dot", "dcn", "projection", "dlf", "dcnv2", "deepfm", "lr")
 # Models whose head may be a single linear layer (over_arch_layer_sizes [1]).
@@ -24,6 +25,42 @@ LINEAR_HEAD_TYPES = ("dlf", "dcnv2", "deepfm")
 # Table initialisation: TorchRec's uniform(+-1/sqrt(rows)), or normal / uniform with a
 # given standard deviation for every table (FuxiCTR: normal, std 1e-4).
 EMBEDDING_INITS = ("torchrec", "normal", "uniform")
+
+# The ModelConfig settings each interaction type reads (the others are ignored).
+_COMMON_SETTINGS = ("interaction_type", "embedding_dim", "embedding_init")
+_MLP_SETTINGS = ("dense_arch_layer_sizes", "over_arch_layer_sizes")
+_TYPE_SETTINGS: Dict[str, tuple] = {
+    "dot": _MLP_SETTINGS,
+    "dcn": _MLP_SETTINGS + ("dcn_num_layers", "dcn_low_rank_dim"),
+    "projection": _MLP_SETTINGS
+    + ("interaction_branch1_layer_sizes", "interaction_branch2_layer_sizes"),
+    "lr": (),
+    "dcnv2": _MLP_SETTINGS + ("dcnv2_cross_layers", "dcnv2_mlp_layer_sizes", "dcnv2_dropout"),
+    "deepfm": _MLP_SETTINGS + ("deepfm_mlp_layer_sizes", "deepfm_dropout"),
+    "dlf": _MLP_SETTINGS
+    + (
+        "dlf_num_layers",
+        "dlf_tokens_per_block",
+        "dlf_rank",
+        "dlf_block_mlp_width",
+        "dlf_num_heads",
+        "dlf_dropout",
+        "dlf_low_order",
+        "dlf_fusion",
+        "dlf_gate",
+        "dlf_implicit_activation",
+        "dlf_block_norm",
+        "dlf_branch_scale",
+        "dlf_scale_output",
+        "dense_embedding",
+    ),
+}
+
+
+def model_settings(interaction_type: str, embedding_init: str = "torchrec") -> tuple:
+    """The `ModelConfig` fields a model of ``interaction_type`` uses."""
+    std = () if embedding_init == "torchrec" else ("embedding_init_std",)
+    return _COMMON_SETTINGS + std + _TYPE_SETTINGS[interaction_type]
 
 
 @dataclass
@@ -64,6 +101,11 @@ class ModelConfig:
     deepfm_mlp_layer_sizes: List[int] = field(default_factory=lambda: [400, 400, 400])
     deepfm_dropout: float = 0.0
 
+    def used_settings(self) -> Dict[str, Any]:
+        """The settings this model uses (what a run's record needs)."""
+        values = asdict(self)
+        return {n: values[n] for n in model_settings(self.interaction_type, self.embedding_init)}
+
     def resolved_dense_arch_layer_sizes(self) -> List[int]:
         if self.dense_arch_layer_sizes is None:
             return [256, self.embedding_dim]
@@ -71,36 +113,36 @@ class ModelConfig:
 
     def validate(self) -> None:
         if self.interaction_type not in INTERACTION_TYPES:
-            raise ValueError(
+            raise ConfigError(
                 f"interaction_type must be one of {INTERACTION_TYPES}, "
                 f"got {self.interaction_type!r}"
             )
         if self.embedding_init not in EMBEDDING_INITS:
-            raise ValueError(
+            raise ConfigError(
                 f"embedding_init must be one of {EMBEDDING_INITS}, got {self.embedding_init!r}"
             )
         if self.embedding_init != "torchrec" and not self.embedding_init_std > 0:
-            raise ValueError(
+            raise ConfigError(
                 f"embedding_init_std must be > 0, got {self.embedding_init_std}"
             )
         if self.embedding_dim % 4 != 0:
-            raise ValueError(
+            raise ConfigError(
                 f"embedding_dim must be a multiple of 4 for FBGEMM's fused kernels, "
                 f"got {self.embedding_dim}"
             )
         dense = self.resolved_dense_arch_layer_sizes()
         if dense[-1] != self.embedding_dim:
-            raise ValueError(
+            raise ConfigError(
                 f"dense_arch_layer_sizes must end with embedding_dim "
                 f"({self.embedding_dim}), got {dense}"
             )
         if self.over_arch_layer_sizes[-1] != 1:
-            raise ValueError(
+            raise ConfigError(
                 f"over_arch_layer_sizes must end with 1 (one logit), got "
                 f"{self.over_arch_layer_sizes}"
             )
         if len(self.over_arch_layer_sizes) == 1 and self.interaction_type not in LINEAR_HEAD_TYPES:
-            raise ValueError(
+            raise ConfigError(
                 f"over_arch_layer_sizes [1] (a linear head) is for {LINEAR_HEAD_TYPES}; "
                 f"TorchRec's {self.interaction_type} model needs a hidden layer"
             )

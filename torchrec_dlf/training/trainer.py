@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import math
 import os
 import platform
 import time
@@ -15,7 +16,11 @@ from torchrec.distributed.train_pipeline import TrainPipelineSparseDist
 
 from torchrec_dlf.data.metadata import DatasetMetadata
 from torchrec_dlf.data.parquet_loader import ParquetBatchLoader
-from torchrec_dlf.training.checkpoint import CheckpointManager
+from torchrec_dlf.training.checkpoint import (
+    CheckpointManager,
+    DamagedCheckpoint,
+    read_checkpoint_state,
+)
 from torchrec_dlf.training.distributed import DistributedContext
 from torchrec_dlf.training.early_stopping import EarlyStopping
 from torchrec_dlf.training.embedding_regularization import (
@@ -29,6 +34,11 @@ from torchrec_dlf.training.model_factory import (
     count_parameters,
     ModelConfig,
 )
+from torchrec_dlf.training.model_description import (
+    check_dataset,
+    check_model_config,
+    describe_model,
+)
 from torchrec_dlf.training.model_state import restore_state, snapshot_state
 from torchrec_dlf.training.parallel import shard_model
 from torchrec_dlf.training.optimizers import apply_embedding_optimizer, build_optimizer
@@ -38,6 +48,8 @@ from torchrec_dlf.training.sharding import (
     format_plan,
     replicated_table_names,
 )
+from torchrec_dlf.safe_output import write_text_atomically
+from torchrec_dlf.user_errors import ConfigError, TrainingDiverged
 
 # Where the EmbeddingBagCollection sits inside the train module (DLRMTrain layout).
 EBC_PATH = "model.sparse_arch.embedding_bag_collection"
@@ -235,6 +247,9 @@ class Trainer:
             else None
         )
         self._best_snapshot: Optional[Dict[str, List[torch.Tensor]]] = None
+        self.run_name = train_config.run_name or (
+            f"{model_config.interaction_type}-{time.strftime('%Y%m%d-%H%M%S')}"
+        )
 
     def _loader(self, split: str, batch_size: int, mode: str) -> ParquetBatchLoader:
         return ParquetBatchLoader(
@@ -270,6 +285,13 @@ class Trainer:
             self.state.global_step += 1
             self.state.train_samples += labels.numel() * self.ctx.world_size
             value = loss.item()
+            if not math.isfinite(value):
+                raise TrainingDiverged(
+                    f"train loss is {value} at step {self.state.global_step} (epoch "
+                    f"{self.state.epoch}): training diverged; lower --learning_rate, "
+                    f"check the numeric fields' ranges in "
+                    f"{os.path.join(self.dataset_dir, 'metadata.json')} or transform them"
+                )
             self.state.loss_sum += value
             self.state.loss_count += 1
             if progress is not None:
@@ -441,17 +463,9 @@ class Trainer:
 
     def model_description(self) -> Dict[str, Any]:
         """What is needed to rebuild the model from a checkpoint (predict, export)."""
-        return {
-            "model_config": asdict(self.model_config),
-            "dense_precision": self.config.dense_precision,
-            "dataset": {
-                "name": self.metadata.name,
-                "dir": os.path.abspath(self.dataset_dir),
-                "numeric": self.metadata.numeric,
-                "categorical": self.metadata.categorical,
-                "vocab_sizes": self.metadata.vocab_sizes,
-            },
-        }
+        return describe_model(
+            self.model_config, self.config.dense_precision, self.metadata, self.dataset_dir
+        )
 
     def _trainer_state(self) -> Dict[str, Any]:
         return {
@@ -472,13 +486,32 @@ class Trainer:
         cfg = self.config
         if self.checkpoints is None or cfg.resume == "never":
             if cfg.resume not in ("auto", "never"):
-                raise ValueError("--resume <path> needs --checkpoint_dir")
+                raise ConfigError("--resume <path> needs --checkpoint_dir")
             return
-        path = self.checkpoints.latest() if cfg.resume == "auto" else cfg.resume
-        if path is None:
+        if cfg.resume != "auto":
+            self._resume_from(cfg.resume)
             return
+        steps = self.checkpoints.steps()
+        for step in reversed(steps):
+            path = self.checkpoints.step_path(step)
+            try:
+                self._resume_from(path)
+                return
+            except DamagedCheckpoint as e:
+                _say(self.ctx, f"warning: {e}; trying the previous checkpoint")
+        if steps:
+            raise DamagedCheckpoint(
+                f"--checkpoint_dir {self.checkpoints.directory}: no intact checkpoint "
+                f"among steps {steps}; remove them or pass --resume never"
+            )
+
+    def _resume_from(self, path: str) -> None:
+        """Continues from the step checkpoint at ``path`` after checking it fits."""
+        assert self.checkpoints is not None
+        saved = read_checkpoint_state(path)
+        check_model_config(saved, self.model_config, path)
+        check_dataset(saved, self.metadata, path, self.dataset_dir)
         loaded = self.checkpoints.load(path, self.model, self.optimizer)
-        saved = loaded.trainer_state
         self.state = TrainerState.from_dict(saved)
         self.stopper.load_state_dict(saved["stopper"])
         for group, lr in zip(self.optimizer.param_groups, saved["learning_rates"]):
@@ -517,8 +550,12 @@ class Trainer:
         samples_per_second = (
             state.train_samples / state.train_seconds if state.train_seconds else 0.0
         )
+        best = next(
+            (e for e in evaluations if e["step"] == self.stopper.best_step), None
+        )
         return {
-            "model": asdict(self.model_config),
+            "run_name": self.run_name,
+            "model": self.model_config.used_settings(),
             "train": asdict(self.config),
             "dataset": {
                 "dir": os.path.abspath(self.dataset_dir),
@@ -543,6 +580,7 @@ class Trainer:
                 else None
             ),
             "best_valid_step": self.stopper.best_step,
+            "best_epoch": best["epoch"] if best is not None else None,
             "valid": valid,
             "test": test,
             "versions": {
@@ -555,19 +593,14 @@ class Trainer:
     def _report(self, results: Dict[str, Any]) -> None:
         if not self.ctx.is_rank_zero:
             return
-        run_name = self.config.run_name or (
-            f"{self.model_config.interaction_type}-{time.strftime('%Y%m%d-%H%M%S')}"
-        )
-        out_dir = os.path.join(self.config.output_dir, run_name)
+        out_dir = os.path.join(self.config.output_dir, self.run_name)
         os.makedirs(out_dir, exist_ok=True)
         path = os.path.join(out_dir, "metrics.json")
-        with open(path + ".tmp", "w") as f:
-            json.dump(results, f, indent=2, default=str)
-        os.replace(path + ".tmp", path)
+        write_text_atomically(path, json.dumps(results, indent=2, default=str))
         results["metrics_path"] = os.path.abspath(path)
         v, t = results["valid"], results["test"]
         print(
-            f"[torchrec_dlf] {self.model_config.interaction_type}: "
+            f"[torchrec_dlf] {self.run_name} ({self.model_config.interaction_type}): "
             f"valid AUC {v['auc']:.5f} logloss {v['logloss']:.5f} | "
             f"test AUC {t['auc']:.5f} logloss {t['logloss']:.5f} | "
             f"{results['train_samples_per_second']:,.0f} samples/s | "

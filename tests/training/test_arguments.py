@@ -1,0 +1,88 @@
+import os
+import tempfile
+import unittest
+
+from torchrec_dlf.training.arguments import ignored_model_flags, validate_train_args
+from torchrec_dlf.training.cli import build_parser
+from torchrec_dlf.user_errors import ConfigError, explicit_flags, OutputError
+from tests.data.helpers import write_indexed_dataset
+
+
+def _validate(argv):  # pyre-ignore[2,3]
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return validate_train_args(args, explicit_flags(parser, argv))
+
+
+class ValidateTrainArgsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls._tmp = tempfile.TemporaryDirectory()
+        cls.data = os.path.join(cls._tmp.name, "ds")
+        write_indexed_dataset(cls.data, {"train": 32, "valid": 8, "test": 8}, vocab=40)
+        cls.out = ["--output_dir", os.path.join(cls._tmp.name, "results")]
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        cls._tmp.cleanup()
+
+    def test_defaults_pass(self) -> None:
+        meta, warnings = _validate(["--dataset_dir", self.data, *self.out])
+        self.assertEqual(meta.name, "indexed")
+        self.assertEqual(warnings, [])
+        self.assertFalse(os.path.exists(self.out[1]))  # checked, not created
+
+    def test_ranges(self) -> None:
+        for argv, message in (
+            (["--batch_size", "0"], r"^--batch_size must be >= 1, got 0$"),
+            (["--test_batch_size", "-3"], r"^--test_batch_size must be >= 1, got -3$"),
+            (["--keep_last_checkpoints", "0"], r"^--keep_last_checkpoints must be >= 1, got 0$"),
+            (["--over_arch_layer_sizes", "0,1"], r"layer sizes must be >= 1, got \[0, 1\]$"),
+            (["--over_arch_layer_sizes", ","], r"needs at least one layer size$"),
+            (["--embedding_learning_rate", "-1"], r"must be a finite number > 0, got -1.0$"),
+            (["--embedding_l2", "inf"], r"^--embedding_l2 must be a finite number >= 0, got inf$"),
+            (["--lr_decay_factor", "0"], r"^--lr_decay_factor must be in \(0, 1\], got 0.0$"),
+            (["--deepfm_dropout", "-0.1"], r"^--deepfm_dropout must be in \[0, 1\), got -0.1$"),
+            (["--planner_sharding_types", "row_wise", "--sharding", "table_wise"],
+             r"applies to --sharding auto only$"),
+            (["--resume", "/nonexistent/step_1", "--checkpoint_dir", "/tmp/x"],
+             r"^--resume /nonexistent/step_1: expected auto, never or the directory"),
+            (["--resume", "/tmp"], r"^--resume <path> needs --checkpoint_dir"),
+        ):
+            with self.subTest(argv), self.assertRaisesRegex(ConfigError, message):
+                _validate(["--dataset_dir", self.data, *self.out, *argv])
+
+    def test_outputs(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            run = os.path.join(d, "results", "r")
+            os.makedirs(run)
+            with open(os.path.join(run, "metrics.json"), "w") as f:
+                f.write("{}")
+            argv = ["--dataset_dir", self.data, "--output_dir", os.path.join(d, "results")]
+            with self.assertRaisesRegex(OutputError, "holds the metrics.json of an earlier run"):
+                _validate(argv + ["--run_name", "r"])
+            _validate(argv + ["--run_name", "r", "--overwrite"])
+            with self.assertRaisesRegex(OutputError, r"--checkpoint_dir .*: inside or around the input"):
+                _validate(argv + ["--checkpoint_dir", os.path.join(self.data, "ckpt")])
+
+    def test_ignored_model_flags(self) -> None:
+        parser = build_parser()
+        argv = ["--interaction_type", "dcnv2", "--dense_embedding", "per_field", "--dlf_rank", "3",
+                "--dcnv2_cross_layers", "2", "--embedding_init_std", "0.1"]
+        args = parser.parse_args(argv)
+        self.assertEqual(
+            ignored_model_flags(args, explicit_flags(parser, argv)),
+            ["dense_embedding", "dlf_rank", "embedding_init_std"],
+        )
+        argv += ["--embedding_init", "normal"]
+        args = parser.parse_args(argv)
+        self.assertEqual(ignored_model_flags(args, explicit_flags(parser, argv)), ["dense_embedding", "dlf_rank"])
+        _, warnings = _validate(["--dataset_dir", self.data, *self.out, *argv])
+        self.assertEqual(
+            warnings,
+            ["warning: --dense_embedding, --dlf_rank have no effect with --interaction_type dcnv2 (ignored)"],
+        )
+
+
+if __name__ == "__main__":
+    unittest.main()
