@@ -12,7 +12,10 @@ One subcommand per source, all writing the same layout::
     python datasets/prepare.py csv --schema datasets/schemas/criteo_sample.json sample.txt --output data/sample
     python datasets/prepare.py criteo new.txt --vocabulary_from data/criteo_kaggle --output data/new
 
-``python datasets/prepare.py <source> --help`` lists the options of each.
+``python datasets/prepare.py <source> --help`` lists the options of each, with their
+defaults. Exit status: 0 when prepared; 2 for a user error (one ``error: ...`` line on
+stderr naming the file, line and field, or the flag); 143 when stopped by SIGTERM (the
+temporaries are removed, the output is left as it was).
 """
 
 import os

@@ -8,9 +8,9 @@ from torchrec_dlf.preprocessing.errors import BadRowError
 class BadRowTest(unittest.TestCase):
     def test_message_names_file_line_and_field(self) -> None:
         row = BadRow("train.txt", 1234, bad_rows.NOT_A_NUMBER, "'abc' is not a number", "I5")
-        self.assertEqual(row.message(), "train.txt:1234: field I5: 'abc' is not a number")
+        self.assertEqual(row.message(), "'abc' is not a number (train.txt:1234, field I5)")
         row = BadRow("t.txt", 3, bad_rows.WRONG_FIELD_COUNT, "expected 40 fields, found 39")
-        self.assertEqual(row.message(), "t.txt:3: expected 40 fields, found 39")
+        self.assertEqual(row.message(), "expected 40 fields, found 39 (t.txt:3)")
 
     def test_show_value(self) -> None:
         self.assertEqual(show_value(b"abc"), "'abc'")
@@ -31,7 +31,7 @@ class BadRowLogTest(unittest.TestCase):
         log = BadRowLog("error")
         with self.assertRaises(BadRowError) as ctx:
             log.add(self.rows())
-        self.assertEqual(str(ctx.exception), "f:2: empty line")
+        self.assertEqual(str(ctx.exception), "empty line (f:2)")
         self.assertEqual(ctx.exception.bad_row.line, 2)
 
     def test_skip_policy_counts_and_keeps_examples(self) -> None:
@@ -47,8 +47,8 @@ class BadRowLogTest(unittest.TestCase):
                 "  1 x bad label",
                 "  2 x empty line",
                 "first 2:",
-                "  f:2: empty line",
-                "  f:5: field label: '2' is not a label (expected 0, 1)",
+                "  empty line (f:2)",
+                "  '2' is not a label (expected 0, 1) (f:5, field label)",
             ],
         )
 

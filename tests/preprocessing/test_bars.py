@@ -164,7 +164,7 @@ class BarsTest(unittest.TestCase):
         with self.assertRaises(BadRowError) as ctx:
             run(self.files, self.out)
         self.assertEqual(
-            str(ctx.exception), f"{self.files['valid']}:3: field f: invalid UTF-8 in '\\\\xe9'"
+            str(ctx.exception), f"invalid UTF-8 in '\\\\xe9' ({self.files['valid']}:3, field f)"
         )
         self.assertEqual(sorted(os.listdir(self.dir)), ["test.csv", "train.csv", "valid.csv"])
 
@@ -179,9 +179,9 @@ class BarsTest(unittest.TestCase):
         self.assertEqual(
             [r.message() for r in result.bad_rows.examples],
             [
-                f"{self.files['train']}:3: expected 3 fields, found 2",
-                f"{self.files['train']}:4: empty line",
-                f"{self.files['train']}:5: expected 3 fields, found 4",
+                f"expected 3 fields, found 2 ({self.files['train']}:3)",
+                f"empty line ({self.files['train']}:4)",
+                f"expected 3 fields, found 4 ({self.files['train']}:5)",
             ],
         )
         self.assertEqual(result.metadata.splits["train"].rows, 2)

@@ -1,11 +1,23 @@
+import contextlib
+import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
-from torchrec_dlf.preprocessing.cli import build_parser, parse_args, run
+from torchrec_dlf.preprocessing.cli import (
+    build_parser,
+    main,
+    parse_args,
+    run,
+    sigterm_unwinds,
+    Terminated,
+    TERMINATED_EXIT,
+)
 from torchrec_dlf.preprocessing.criteo_format import write_criteo_tsv
 from tests.preprocessing.helpers import write_text
 from tests.shared_data import shared_data
@@ -45,7 +57,7 @@ class PrepareScriptTest(unittest.TestCase):
                 capture_output=True,
                 text=True,
             )
-            self.assertEqual(failed.returncode, 1)
+            self.assertEqual(failed.returncode, 2)
             self.assertEqual(
                 failed.stderr.strip(),
                 f"error: {os.path.join(d, 'nope')}: input file does not exist",
@@ -82,7 +94,8 @@ class CliTest(unittest.TestCase):
 
     def test_skip_summary_is_printed(self) -> None:
         with tempfile.TemporaryDirectory() as d:
-            path = write_text(os.path.join(d, "t.csv"), ["y,c", "1,a", "2,b", "0", "1,a"])
+            good = ["1,a", "0,b"] * 20  # enough rows for every split
+            path = write_text(os.path.join(d, "t.csv"), ["y,c", "1,a", "2,b", "0", "1,a"] + good)
             schema = os.path.join(d, "s.json")
             with open(schema, "w") as f:
                 json.dump({"label": "y", "categorical": ["c"]}, f)
@@ -110,8 +123,8 @@ class CliTest(unittest.TestCase):
                     "  1 x bad label",
                     "  1 x wrong number of fields",
                     "first 2:",
-                    f"  {path}:3: field y: '2' is not a label (expected 0, 1)",
-                    f"  {path}:4: expected 2 fields, found 1",
+                    f"  '2' is not a label (expected 0, 1) ({path}:3, field y)",
+                    f"  expected 2 fields, found 1 ({path}:4)",
                     f"written to {os.path.join(d, 'o')}",
                 ],
             )
@@ -151,3 +164,32 @@ class CliTest(unittest.TestCase):
             self.assertEqual(args.vocabulary_from, "d")
         args = parse_args(["bars", "a", "--split", "test", "--output", "o"])
         self.assertEqual((args.split, args.label), ("test", None))
+
+    def test_every_subcommand_shows_its_defaults(self) -> None:
+        parser = build_parser()
+        for source in ("criteo", "avazu", "bars", "libfm", "csv"):
+            with self.subTest(source=source):
+                out = io.StringIO()
+                with contextlib.redirect_stdout(out), self.assertRaises(SystemExit):
+                    parser.parse_args([source, "--help"])
+                text = " ".join(out.getvalue().split())
+                for default in ("(default: 8,1,1)", "(default: 4194304)", "(default: error)"):
+                    self.assertIn(default, text)
+
+
+class SigtermTest(unittest.TestCase):
+    def test_sigterm_unwinds_and_the_handler_is_restored(self) -> None:
+        previous = signal.getsignal(signal.SIGTERM)
+        with self.assertRaises(Terminated) as ctx:
+            with sigterm_unwinds():
+                self.assertIsNot(signal.getsignal(signal.SIGTERM), previous)
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(10)  # the handler interrupts the sleep at once
+        self.assertEqual(ctx.exception.code, TERMINATED_EXIT)
+        self.assertIs(signal.getsignal(signal.SIGTERM), previous)
+        # A bad command restores it too, and exits 2 with one line.
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            self.assertEqual(main(["criteo", "/nonexistent/x.txt", "--output", "/tmp/o"]), 2)
+        self.assertEqual(err.getvalue(), "error: /nonexistent/x.txt: input file does not exist\n")
+        self.assertIs(signal.getsignal(signal.SIGTERM), previous)

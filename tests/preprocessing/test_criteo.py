@@ -213,49 +213,49 @@ class CriteoBadInputTest(unittest.TestCase):
 
     def test_wrong_number_of_fields(self) -> None:
         self.with_line(self.GOOD + "\t1")
-        self.assertEqual(self.error(), f"{self.path}:2: expected 40 fields, found 41")
+        self.assertEqual(self.error(), f"expected 40 fields, found 41 ({self.path}:2)")
 
     def test_not_a_number(self) -> None:
         self.with_line(self.replaced(5, "abc"), at=3)
-        self.assertEqual(self.error(), f"{self.path}:3: field I5: 'abc' is not a number")
+        self.assertEqual(self.error(), f"'abc' is not a number ({self.path}:3, field I5)")
 
     def test_bad_label(self) -> None:
         self.with_line(self.replaced(0, "2"))
         self.assertEqual(
-            self.error(), f"{self.path}:2: field label: '2' is not a label (expected 0, 1)"
+            self.error(), f"'2' is not a label (expected 0, 1) ({self.path}:2, field label)"
         )
 
     def test_empty_line(self) -> None:
         self.with_line("", at=3)
-        self.assertEqual(self.error(), f"{self.path}:3: empty line")
+        self.assertEqual(self.error(), f"empty line ({self.path}:3)")
 
     def test_invalid_utf8(self) -> None:
         lines = [self.GOOD.encode()] * 3
         lines[1] = self.replaced(2, "1").encode().replace(b"\t1\t", b"\t\xff1\t", 1)
         with open(self.path, "wb") as f:
             f.write(b"\n".join(lines) + b"\n")
-        self.assertEqual(self.error(), f"{self.path}:2: field I1: invalid UTF-8 in '\\\\xff1'")
+        self.assertEqual(self.error(), f"invalid UTF-8 in '\\\\xff1' ({self.path}:2, field I1)")
 
     def test_not_a_hex_hash(self) -> None:
         self.with_line(self.replaced(20, "hello"))
         self.assertEqual(
-            self.error(), f"{self.path}:2: field C7: 'hello' is not an 8-digit hex hash"
+            self.error(), f"'hello' is not an 8-digit hex hash ({self.path}:2, field C7)"
         )
 
     def test_truncated_last_line(self) -> None:
         self.with_line(self.GOOD[:60], at=4, final_newline=False)
-        self.assertEqual(self.error(), f"{self.path}:4: expected 40 fields, found 19")
+        self.assertEqual(self.error(), f"expected 40 fields, found 19 ({self.path}:4)")
         cut_in_hash = self.replaced(39, "0b153874")[:-3]  # ends inside the last field
         self.with_line(cut_in_hash, at=4, final_newline=False)
         self.assertEqual(
-            self.error(), f"{self.path}:4: field C26: '0b153' is not an 8-digit hex hash"
+            self.error(), f"'0b153' is not an 8-digit hex hash ({self.path}:4, field C26)"
         )
 
     def test_first_bad_row_wins_in_error_mode(self) -> None:
         lines = [self.GOOD, self.replaced(0, "x"), self.replaced(3, "y")]
         write_text(self.path, lines)
         self.assertEqual(
-            self.error(), f"{self.path}:2: field label: 'x' is not a label (expected 0, 1)"
+            self.error(), f"'x' is not a label (expected 0, 1) ({self.path}:2, field label)"
         )
 
     def test_skip_counts_per_reason(self) -> None:
@@ -276,11 +276,11 @@ class CriteoBadInputTest(unittest.TestCase):
         self.assertEqual(
             meta.source["bad_row_examples"],
             [
-                f"{self.path}:2: field label: '2' is not a label (expected 0, 1)",
-                f"{self.path}:4: empty line",
-                f"{self.path}:5: field I13: '1.5.1' is not a number",
-                f"{self.path}:7: expected 40 fields, found 41",
-                f"{self.path}:8: field label: '-1' is not a label (expected 0, 1)",
+                f"'2' is not a label (expected 0, 1) ({self.path}:2, field label)",
+                f"empty line ({self.path}:4)",
+                f"'1.5.1' is not a number ({self.path}:5, field I13)",
+                f"expected 40 fields, found 41 ({self.path}:7)",
+                f"'-1' is not a label (expected 0, 1) ({self.path}:8, field label)",
             ],
         )
 
@@ -320,7 +320,10 @@ class CriteoBadInputTest(unittest.TestCase):
         with self.assertRaises(PreparationError) as ctx:
             run([self.path], self.out, on_bad_row="skip")
         self.assertEqual(
-            str(ctx.exception), f"{self.path}: no good rows in 3 lines (wrong format or separator?)"
+            str(ctx.exception),
+            f"input file {self.path}: no good rows: all 3 of its 3 lines are bad rows, "
+            "skipped with --on_bad_row skip (first: expected 40 fields, found 1 "
+            f"({self.path}:1))",
         )
 
 
@@ -379,4 +382,4 @@ class CriteoPropertyTest(unittest.TestCase):
                 run([path], out, ratios=(1.0, 0.0, 0.0), min_count=1)
             name = f"I{field + 1}" if field < 13 else f"C{field - 12}"
             problem = "is not a number" if field < 13 else "is not an 8-digit hex hash"
-            self.assertEqual(str(ctx.exception), f"{path}:{bad + 1}: field {name}: 'zz' {problem}")
+            self.assertEqual(str(ctx.exception), f"'zz' {problem} ({path}:{bad + 1}, field {name})")

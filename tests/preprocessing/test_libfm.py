@@ -152,19 +152,20 @@ class LibSVMTest(unittest.TestCase):
         train = os.path.join(self.dir, "train.svm")
         test = write_text(os.path.join(self.dir, "test.svm"), ["1 1:1", "0 4:1"])
         cases = [
-            ("1 1:1 2:1", "field C1: given twice (indices 1 and 2)"),
-            ("1 1:1 99:1", "token 2: feature index 99 belongs to no field"),
-            ("1 1:1 4:2", "field C2: feature 4 has value '2', a one-hot feature needs 1"),
-            ("-1 1:1", "field label: '-1' is not a label (expected 0, 1)"),
-            ("1 1:1 4=1", "token 2: '4=1' is not index:value"),
-            ("", "empty line"),
+            ("1 1:1 2:1", "given twice (indices 1 and 2) ({where}, field C1)"),
+            ("1 1:1 99:1", "token 2: feature index 99 belongs to no field ({where})"),
+            ("1 1:1 4:2", "feature 4 has value '2', a one-hot feature needs 1 ({where}, field C2)"),
+            ("-1 1:1", "'-1' is not a label (expected 0, 1) ({where}, field label)"),
+            ("1 1:1 4=1", "token 2: '4=1' is not index:value ({where})"),
+            ("", "empty line ({where})"),
         ]
         for line, message in cases:
             write_text(train, ["0 1:1 4:1", line, "1 2:1"])
             with self.assertRaises(BadRowError) as ctx:
                 run(self.given(train, test), self.out, field_ranges=ranges_of(self.SIZES))
-            self.assertEqual(str(ctx.exception), f"{train}:2: {message}")
-        write_text(train, ["0 1:1 4:1", "1 1:1 2:1", "x 1:1", "", "1 2:1"])
+            self.assertEqual(str(ctx.exception), message.format(where=f"{train}:2"))
+        good = ["0 1:1 4:1", "1 2:1", "0 3:1 5:1", "1 1:1 6:1"] * 5
+        write_text(train, ["0 1:1 4:1", "1 1:1 2:1", "x 1:1", "", "1 2:1"] + good)
         result = run(
             self.given(train, test), self.out, field_ranges=ranges_of(self.SIZES), on_bad_row="skip"
         )
@@ -173,7 +174,7 @@ class LibSVMTest(unittest.TestCase):
             {"bad label": 1, "empty line": 1, "field given twice": 1},
         )
         self.assertEqual(
-            result.metadata.splits["train"].rows + result.metadata.splits["valid"].rows, 2
+            result.metadata.splits["train"].rows + result.metadata.splits["valid"].rows, 22
         )
 
     def test_options(self) -> None:

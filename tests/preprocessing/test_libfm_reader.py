@@ -51,20 +51,20 @@ class LibFMReaderTest(unittest.TestCase):
     def test_bad_lines(self) -> None:
         p = self.path
         cases = [
-            ("1 3:1 4:1", f"{p}:1: field a: given twice (indices 3 and 4)"),
-            ("1 3:1 99:1", f"{p}:1: token 2: feature index 99 belongs to no field"),
-            ("1 3:1 x:1", f"{p}:1: token 2: 'x:1' is not index:value"),
-            ("1 3", f"{p}:1: token 1: '3' is not index:value"),
-            ("1 3:", f"{p}:1: token 1: '3:' is not index:value"),
-            ("1 3:0.5", f"{p}:1: field a: feature 3 has value '0.5', a one-hot feature needs 1"),
-            ("   ", f"{p}:1: empty line"),
+            ("1 3:1 4:1", f"given twice (indices 3 and 4) ({p}:1, field a)"),
+            ("1 3:1 99:1", f"token 2: feature index 99 belongs to no field ({p}:1)"),
+            ("1 3:1 x:1", f"token 2: 'x:1' is not index:value ({p}:1)"),
+            ("1 3", f"token 1: '3' is not index:value ({p}:1)"),
+            ("1 3:", f"token 1: '3:' is not index:value ({p}:1)"),
+            ("1 3:0.5", f"feature 3 has value '0.5', a one-hot feature needs 1 ({p}:1, field a)"),
+            ("   ", f"empty line ({p}:1)"),
         ]
         for line, message in cases:
             write_text(p, [line])
             self.assertEqual(read_all(LibFMReader(p, FIELDS))[1], [message], line)
         write_bytes(p, b"1 3:1\n1 4:\xff1\n")
         self.assertEqual(
-            read_all(LibFMReader(p, FIELDS))[1], [f"{p}:2: invalid UTF-8 in '1 4:\\\\xff1'"]
+            read_all(LibFMReader(p, FIELDS))[1], [f"invalid UTF-8 in '1 4:\\\\xff1' ({p}:2)"]
         )
 
     def test_unknown_numeric_field(self) -> None:
@@ -114,5 +114,6 @@ class LibFMReaderTest(unittest.TestCase):
         write_text(self.path, lines, eol)
         got, rejected = read_all(LibFMReader(self.path, FIELDS, block_lines=7))
         self.assertEqual(len(rejected), 1)
-        self.assertTrue(rejected[0].startswith(f"{self.path}:{bad + 1}: field a: given twice"))
+        self.assertTrue(rejected[0].startswith("given twice"), rejected[0])
+        self.assertTrue(rejected[0].endswith(f" ({self.path}:{bad + 1}, field a)"), rejected[0])
         self.assertEqual([g[0] for g in got], [n for n in range(1, len(lines) + 1) if n != bad + 1])

@@ -8,6 +8,7 @@ from torchrec_dlf.preprocessing.criteo_format import write_criteo_tsv
 from torchrec_dlf.preprocessing.errors import BadRowError, PreparationError
 from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions
 from torchrec_dlf.preprocessing.preparation import check_output_directory, prepare
+from torchrec_dlf.user_errors import OutputError
 from tests.preprocessing.helpers import read_split, write_text
 
 
@@ -82,18 +83,21 @@ class PrepareTest(unittest.TestCase):
 
     def test_refuses_to_replace_what_is_not_a_dataset(self) -> None:
         os.makedirs(os.path.join(self.out, "mine"))
-        with self.assertRaises(PreparationError) as ctx:
+        with self.assertRaises(OutputError) as ctx:
             prepare(self.plan(), self.out)
         self.assertEqual(
             str(ctx.exception),
-            f"{self.out}: exists and is not a prepared dataset; refusing to replace it",
+            f"--output {self.out}: a non-empty directory this command did not write; "
+            f"refusing to replace it (choose another path or pass --overwrite)",
         )
         self.assertTrue(os.path.isdir(os.path.join(self.out, "mine")))
         empty = os.path.join(self.dir, "empty")
         os.makedirs(empty)
         prepare(self.plan(), empty)  # an empty directory is fine
-        with self.assertRaisesRegex(PreparationError, "the output directory holds the input"):
+        with self.assertRaisesRegex(OutputError, "the output would replace the input"):
             check_output_directory(self.dir, [self.path])
         not_dir = write_text(os.path.join(self.dir, "file"), ["x"])
-        with self.assertRaisesRegex(PreparationError, "exists and is not a directory"):
+        with self.assertRaisesRegex(OutputError, "exists and is not a directory"):
             check_output_directory(not_dir, [self.path])
+        prepare(self.plan(), self.out, overwrite=True)  # asked for: replaced
+        self.assertFalse(os.path.exists(os.path.join(self.out, "mine")))

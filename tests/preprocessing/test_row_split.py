@@ -69,7 +69,9 @@ class GivenSplitTest(unittest.TestCase):
         self.assertEqual(GivenSplit([TRAIN, TEST], 0.1).splits(), [TRAIN, VALID, TEST])
         self.assertEqual(GivenSplit([TEST, TEST]).splits(), [TEST])
         self.assertEqual(GivenSplit([VALID, TEST]).splits(), [VALID, TEST])
-        self.assertEqual(RandomSplit((1.0, 0.0, 0.0), 0).splits(), [TRAIN, VALID, TEST])
+        self.assertEqual(RandomSplit((0.8, 0.1, 0.1), 0).splits(), [TRAIN, VALID, TEST])
+        # A share of 0 (API only; the command line refuses it) asks for no split.
+        self.assertEqual(RandomSplit((1.0, 0.0, 0.0), 0).splits(), [TRAIN])
 
 
 class DaySplitTest(unittest.TestCase):

@@ -147,7 +147,7 @@ class TableSchemaTest(unittest.TestCase):
         path = write_text(os.path.join(self.dir, "d.csv"), ["y,n,c", "1,2,a", "0,2;5,b", "1,3"])
         with self.assertRaises(BadRowError) as ctx:
             run(self.schema(), [path], self.out)
-        self.assertEqual(str(ctx.exception), f"{path}:3: field n: '2;5' is not a number")
+        self.assertEqual(str(ctx.exception), f"'2;5' is not a number ({path}:3, field n)")
         result = run(self.schema(), [path], self.out, on_bad_row="skip")
         self.assertEqual(
             result.bad_rows.counts_by_reason(), {"not a number": 1, "wrong number of fields": 1}
@@ -160,7 +160,10 @@ class TableSchemaTest(unittest.TestCase):
                 st.sampled_from(["0", "1"]),
                 st.one_of(st.just(""), st.floats(-1e6, 1e6, allow_nan=False).map(repr)),
                 st.text(
-                    st.characters(blacklist_characters=",;\r\n", blacklist_categories=("Cs",)),
+                    # NUL is a bad value and '"' opens a quoted one (both in the corpus).
+                    st.characters(
+                        blacklist_characters=',;\r\n"\x00', blacklist_categories=("Cs",)
+                    ),
                     max_size=6,
                 ),
             ),
@@ -191,4 +194,4 @@ class TableSchemaTest(unittest.TestCase):
         write_text(path, ["y,n,c"] + lines, eol=eol, final_newline=final_newline)
         with self.assertRaises(BadRowError) as ctx:
             run(self.schema(), [path], self.out)
-        self.assertEqual(str(ctx.exception), f"{path}:{bad + 2}: field n: '1x' is not a number")
+        self.assertEqual(str(ctx.exception), f"'1x' is not a number ({path}:{bad + 2}, field n)")

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 
 from torchrec_dlf.data.metadata import DatasetMetadata
 from torchrec_dlf.inference.checkpoint_model import check_vocabulary
-from torchrec_dlf.preprocessing.cli import run
+from torchrec_dlf.preprocessing.cli import build_plan, parse_args, run
 from torchrec_dlf.preprocessing.criteo import criteo_plan
 from torchrec_dlf.preprocessing.criteo_format import (
     CATEGORICAL_FIELDS,
@@ -21,6 +21,7 @@ from torchrec_dlf.preprocessing.criteo_format import (
 from torchrec_dlf.preprocessing.errors import PreparationError
 from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions
 from torchrec_dlf.preprocessing.preparation import prepare, PreparationResult
+from torchrec_dlf.preprocessing.row_split import RandomSplit
 from torchrec_dlf.preprocessing.vocabulary_source import VocabularySource
 from tests.data.helpers import write_indexed_dataset
 from tests.preprocessing.helpers import (
@@ -40,6 +41,14 @@ SPLITS = ("train", "valid", "test")
 
 def cli(*argv: str) -> PreparationResult:
     return run(list(argv) + ["--quiet", "--checksum", "none"], out=lambda line: None)
+
+
+def cli_all_train(*argv: str) -> PreparationResult:
+    """`cli` with every row in the train split (the command line refuses --ratios 1,0,0)."""
+    args = parse_args(list(argv) + ["--quiet", "--checksum", "none"])
+    plan = build_plan(args)
+    plan.split = RandomSplit((1.0, 0.0, 0.0), args.seed)
+    return prepare(plan, args.output)
 
 
 def description(meta: DatasetMetadata) -> Dict:  # pyre-ignore[24]
@@ -408,11 +417,9 @@ class BarsVocabularyFromTest(unittest.TestCase):
             os.path.join(self.dir, "train.csv"), ["label,u,v,n"] + [",".join(r) for r in rows]
         )
         self.source = os.path.join(self.dir, "source")
-        self.meta = cli(
+        self.meta = cli_all_train(
             "bars",
             self.train,
-            "--ratios",
-            "1,0,0",
             "--numeric_columns",
             "n",
             "--numeric",
@@ -496,7 +503,7 @@ class OtherSourcesTest(unittest.TestCase):
             [",".join(AVAZU_HEADER)] + [",".join(r) for r in rows],
         )
         source = os.path.join(self.dir, "source")
-        meta = cli("avazu", train, "--ratios", "1,0,0", "--output", source).metadata
+        meta = cli_all_train("avazu", train, "--output", source).metadata
         out = os.path.join(self.dir, "out")
         scored = cli("avazu", train, "--vocabulary_from", source, "--output", out).metadata
         self.assertEqual(scored.categorical, meta.categorical)
@@ -519,7 +526,7 @@ class OtherSourcesTest(unittest.TestCase):
         lines = ["y;n;m;c", "1;3;10;a", "0;;2;b", "1;7;10;a"]
         train = write_text(os.path.join(self.dir, "train.csv"), lines)
         source = os.path.join(self.dir, "source")
-        cli("csv", "--schema", schema, train, "--ratios", "1,0,0", "--output", source)
+        cli_all_train("csv", "--schema", schema, train, "--output", source)
         out = os.path.join(self.dir, "out")
         cli("csv", train, "--vocabulary_from", source, "--output", out)  # no --schema
         self.assertTrue(read_split(out, "test").equals(read_split(source, "train")))

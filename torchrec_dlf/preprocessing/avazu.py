@@ -85,14 +85,15 @@ class AvazuHourParser(ColumnParser):
 
 def avazu_plan(split: SplitOptions, options: CommonOptions) -> PreparationPlan:
     """
-    Avazu rows: comma separated with a header; ``id`` is dropped, ``click`` is the label,
+    Avazu rows: comma separated with a header, RFC 4180 quoting (the real files quote
+    nothing; a quoted value is unquoted, see `delimited_reader`); ``id`` is dropped, ``click`` is the label,
     ``hour`` becomes ``hour``/``weekday``/``weekend`` and every other column is
     categorical. Every input file must have the same header. Splits: random or given.
     """
     paths, rule = split.resolve(("random", "given"))
     if options.numeric is not None:
         raise PreparationError("Avazu has no numeric fields (--numeric does not apply)")
-    columns = read_common_header(paths, ",")
+    columns = read_common_header(paths, ",", quoting=True)
     missing = [c for c in (LABEL_COLUMN, HOUR) if c not in columns]
     if missing:
         raise PreparationError(
@@ -103,7 +104,10 @@ def avazu_plan(split: SplitOptions, options: CommonOptions) -> PreparationPlan:
     return PreparationPlan(
         name=options.name or "avazu",
         source="avazu",
-        readers=[DelimitedReader(p, columns, ",", True, options.block_bytes) for p in paths],
+        readers=[
+            DelimitedReader(p, columns, ",", True, options.block_bytes, quoting=True)
+            for p in paths
+        ],
         layout=RecordLayout(columns, parsers),
         split=rule,
         vocabulary=options.vocabulary(DEFAULT_MIN_COUNT),
@@ -112,7 +116,9 @@ def avazu_plan(split: SplitOptions, options: CommonOptions) -> PreparationPlan:
         options={
             **options.recorded(),
             "format": "avazu csv",
+            "quoting": "rfc4180",
             "dropped": [c for c in columns if c == ID],
         },
         numeric_transform=None,
+        input_roles=split.roles,
     )

@@ -18,6 +18,10 @@ BAD_TOKEN = "bad token"
 UNKNOWN_FEATURE = "unknown feature index"
 REPEATED_FIELD = "field given twice"
 BAD_VALUE = "bad feature value"
+OUT_OF_RANGE = "number out of range"
+NUL_BYTE = "NUL byte"
+BAD_QUOTING = "bad quoting"
+STRAY_CR = "carriage return inside a line"
 
 ON_BAD_ROW = ("error", "skip")
 _MAX_SHOWN_CHARS = 40
@@ -53,10 +57,11 @@ class BadRow:
     field: Optional[str] = None
 
     def message(self) -> str:
+        # The shape of every user error: what, then where (file:line, field).
         where = f"{self.file}:{self.line}"
         if self.field is not None:
-            return f"{where}: field {self.field}: {self.detail}"
-        return f"{where}: {self.detail}"
+            return f"{self.detail} ({where}, field {self.field})"
+        return f"{self.detail} ({where})"
 
 
 class BadRowLog:

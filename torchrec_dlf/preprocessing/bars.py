@@ -27,13 +27,21 @@ def bars_plan(
     label: str = LABEL_COLUMN,
 ) -> PreparationPlan:
     """
-    BARS rows: comma separated with a header, the label in ``label``, every other
+    BARS rows: comma separated with a header, RFC 4180 quoting (the published files
+    quote nothing; a quoted value is unquoted, see `delimited_reader`), the label in
+    ``label``, every other
     column categorical unless named in ``numeric_columns`` (transformed by
     ``options.numeric``, default ``none``; ``bucket`` gives BARS Criteo_x4's buckets).
-    The three files must share one header.
+    The three files must share one header. A numeric transform without numeric
+    columns is an error (it would apply to nothing).
     """
+    if options.numeric is not None and not numeric_columns:
+        raise PreparationError(
+            f"--numeric {options.numeric} needs --numeric_columns: without them every "
+            f"column is categorical and the transform applies to nothing"
+        )
     paths, rule = split.resolve(("given", "random"))
-    columns = read_common_header(paths, ",")
+    columns = read_common_header(paths, ",", quoting=True)
     if label not in columns:
         raise PreparationError(f"{paths[0]}: the header has no label column {label!r}")
     unknown = [c for c in numeric_columns if c not in columns or c == label]
@@ -51,7 +59,10 @@ def bars_plan(
     return PreparationPlan(
         name=options.name or "bars",
         source="bars",
-        readers=[DelimitedReader(p, columns, ",", True, options.block_bytes) for p in paths],
+        readers=[
+            DelimitedReader(p, columns, ",", True, options.block_bytes, quoting=True)
+            for p in paths
+        ],
         layout=RecordLayout(columns, parsers),
         split=rule,
         vocabulary=options.vocabulary(DEFAULT_MIN_COUNT),
@@ -60,7 +71,9 @@ def bars_plan(
         options={
             **options.recorded(),
             "format": "bars csv",
+            "quoting": "rfc4180",
             "numeric_columns": list(numeric_columns),
         },
         numeric_transform=transform if numeric_columns else None,
+        input_roles=split.roles,
     )

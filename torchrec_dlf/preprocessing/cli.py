@@ -1,8 +1,17 @@
-"""Command-line interface of data preparation (``datasets/prepare.py``)."""
+"""Command-line interface of data preparation (``datasets/prepare.py``).
+
+Every user error (a bad flag, a missing or malformed input, a bad row with
+``--on_bad_row error``) is one line on stderr, ``error: <what>`` naming the file, line,
+field or flag, and exit status 2; only bugs print a traceback. SIGTERM stops a run like
+Ctrl-C does: the temporaries (spill files, the half-written dataset) are removed and
+the output is left as it was (exit status 143).
+"""
 
 import argparse
+import signal
 import sys
-from typing import Callable, List, Optional
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, List, Optional
 
 from torchrec_dlf.preprocessing.avazu import avazu_plan
 from torchrec_dlf.preprocessing.bad_rows import ON_BAD_ROW
@@ -18,6 +27,10 @@ from torchrec_dlf.preprocessing.preparation import prepare, PreparationPlan, Pre
 from torchrec_dlf.preprocessing.row_split import parse_ratios
 from torchrec_dlf.preprocessing.table_schema import csv_plan, TableSchema
 from torchrec_dlf.preprocessing.vocabulary_source import VocabularySource
+from torchrec_dlf.user_errors import CommandLineParser, run_command
+
+# Exit status of a run stopped by SIGTERM (128 + the signal's number, as a shell says).
+TERMINATED_EXIT = 128 + signal.SIGTERM
 
 
 def _names(text: str) -> List[str]:
@@ -34,6 +47,11 @@ def _ratios(text: str):  # pyre-ignore[3]
 def _add_common(p: argparse.ArgumentParser, numeric_default: Optional[str]) -> None:
     p.add_argument(
         "--output", required=True, help="prepared dataset directory (replaced atomically)"
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing --output that is not a prepared dataset",
     )
     p.add_argument("--name", default=None, help="dataset name in the metadata")
     p.add_argument(
@@ -113,7 +131,10 @@ def _add_split(p: argparse.ArgumentParser, kinds: List[str], inputs: bool = True
         help="given split without a valid file: this seeded random share of train is valid",
     )
     p.add_argument(
-        "--ratios", type=_ratios, default=(0.8, 0.1, 0.1), help="random split shares (8,1,1)"
+        "--ratios",
+        type=_ratios,
+        default="8,1,1",
+        help="random split shares train,valid,test (each > 0)",
     )
     p.add_argument(
         "--seed", type=int, default=0, help="seed of the random split / valid_from_train"
@@ -121,29 +142,30 @@ def _add_split(p: argparse.ArgumentParser, kinds: List[str], inputs: bool = True
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandLineParser(
+        prog="prepare.py",
         description="Prepare a CTR dataset (Parquet splits + metadata.json) for torchrec_dlf.",
-        allow_abbrev=False,
     )
-    sub = parser.add_subparsers(dest="source", required=True, metavar="source")
+    # Subcommands get one-line errors and shown defaults too.
+    sub = parser.add_subparsers(
+        dest="source", required=True, metavar="source", parser_class=CommandLineParser
+    )
 
-    p = sub.add_parser(
-        "criteo", help="Criteo TSV (Kaggle train.txt, 1TB day_N)", allow_abbrev=False
-    )
+    p = sub.add_parser("criteo", help="Criteo TSV (Kaggle train.txt, 1TB day_N)")
     _add_split(p, ["random", "given", "day"])
     _add_common(p, "log")
 
-    p = sub.add_parser("avazu", help="Avazu CSV with header", allow_abbrev=False)
+    p = sub.add_parser("avazu", help="Avazu CSV with header")
     _add_split(p, ["random", "given"])
     _add_common(p, None)
 
-    p = sub.add_parser("bars", help="BARS/FuxiCTR train/valid/test CSV", allow_abbrev=False)
+    p = sub.add_parser("bars", help="BARS/FuxiCTR train/valid/test CSV")
     _add_split(p, ["given", "random"])
     _add_common(p, "none")
     p.add_argument("--label", default=None, help="label column (default label)")
     p.add_argument("--numeric_columns", type=_names, default=[], help="numeric columns a,b,...")
 
-    p = sub.add_parser("libfm", help="libFM/libSVM 'label idx:val ...' files", allow_abbrev=False)
+    p = sub.add_parser("libfm", help="libFM/libSVM 'label idx:val ...' files")
     _add_split(p, ["given", "random"])
     _add_common(p, "none")
     fields = p.add_mutually_exclusive_group()
@@ -165,9 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="raw label -> 0/1, e.g. --label_map=-1:0,1:1 (with '=': the value starts with '-')",
     )
 
-    p = sub.add_parser(
-        "csv", help="any delimited file described by a schema JSON", allow_abbrev=False
-    )
+    p = sub.add_parser("csv", help="any delimited file described by a schema JSON")
     _add_split(p, ["random", "given"])
     _add_common(p, "the schema's numeric_transform, else none")
     p.add_argument(
@@ -256,22 +276,64 @@ def _source_plan(args: argparse.Namespace, source: Optional[VocabularySource]) -
 def run(
     argv: Optional[List[str]] = None,
     out: Callable[[str], None] = print,
+    warn: Optional[Callable[[str], None]] = None,
 ) -> PreparationResult:
-    """Parses ``argv``, prepares the dataset and prints a summary; errors propagate."""
+    """
+    Parses ``argv``, prepares the dataset and prints a summary (``out``) and warnings
+    (``warn``, default stderr); errors propagate.
+    """
     args = parse_args(argv)
     plan = build_plan(args)
     plan.spill = {"auto": None, "on": True, "off": False}[args.spill]
-    result = prepare(plan, args.output, log=(lambda m: None) if args.quiet else out)
+    result = prepare(
+        plan,
+        args.output,
+        log=(lambda m: None) if args.quiet else out,
+        overwrite=args.overwrite,
+    )
     for line in result.summary():
         out(line)
     out(f"written to {args.output}")
+    for line in result.warnings:
+        (warn or _to_stderr)(line)
     return result
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+class Terminated(SystemExit):
+    """SIGTERM arrived: unwinds like an exception so every ``finally`` cleans up."""
+
+
+@contextmanager
+def sigterm_unwinds() -> Iterator[None]:
+    """
+    While inside, SIGTERM raises `Terminated` in the main thread (by default it kills
+    the process on the spot, leaving spill files and temporary directories behind).
+    The previous handler is restored on the way out.
+    """
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated(TERMINATED_EXIT)
+
     try:
-        run(argv)
-    except PreparationError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """The command: exit 0, 2 for a user error (one ``error:`` line), 143 on SIGTERM."""
+    try:
+        with sigterm_unwinds():
+            return run_command(lambda: run(argv))
+    except Terminated:
+        print("error: terminated (SIGTERM); temporary files removed", file=sys.stderr, flush=True)
+        return TERMINATED_EXIT

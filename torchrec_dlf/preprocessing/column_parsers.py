@@ -39,6 +39,8 @@ Problem = Tuple[str, str]  # (reason, detail)
 # The numbers Arrow's string -> float64 cast accepts, less NaN and infinities (which
 # the fast path rejects after the cast).
 _NUMBER = re.compile(rb"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+# Numeric fields are stored as float32: a number must stay finite as one.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _all_hex_digits(data: np.ndarray) -> bool:
@@ -70,6 +72,12 @@ def utf8_problem(value: bytes) -> Optional[Problem]:
     except UnicodeDecodeError:
         return bad_rows.INVALID_UTF8, f"invalid UTF-8 in {show_value(value)}"
     return None
+
+
+def finite_float32(x: np.ndarray) -> np.ndarray:
+    """Whether each float64 value is finite and stays finite as float32."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.isfinite(x.astype(np.float32))
 
 
 def value_lengths(values: pa.Array) -> np.ndarray:
@@ -190,7 +198,9 @@ class NumericParser(ColumnParser):
         present = ~empty
         if values.null_count:
             present &= values.is_valid().to_numpy(zero_copy_only=False)
-        if not np.isfinite(x[present]).all():
+        # float64 infinities and NaN, and numbers beyond float32's range (1e39 would be
+        # stored as inf, as the literal inf is refused).
+        if not finite_float32(x[present]).all():
             return None
         return x
 
@@ -201,11 +211,14 @@ class NumericParser(ColumnParser):
         x = self.numbers(values)
         if x is None:
             return None
-        if self.transform == "log":
-            return {self.name: log_transform(x)}
-        if self.transform == "none":
-            return {self.name: no_transform(x)}
-        return {self.name: bucket_transform(x)}
+        if self.transform == "bucket":
+            return {self.name: bucket_transform(x)}
+        out = log_transform(x) if self.transform == "log" else no_transform(x)
+        # No transform makes a float32-finite number infinite today; the check keeps a
+        # future one from storing inf silently (`problem` says which value).
+        if not np.isfinite(out).all():
+            return None
+        return {self.name: out}
 
     def problem(self, value: Optional[bytes]) -> Optional[Problem]:
         if value is None or value == b"":
@@ -213,9 +226,23 @@ class NumericParser(ColumnParser):
         bad = utf8_problem(value)
         if bad is not None:
             return bad
-        if _NUMBER.fullmatch(value) and math.isfinite(float(value)):
-            return None
-        return bad_rows.NOT_A_NUMBER, f"{show_value(value)} is not a number"
+        if not _NUMBER.fullmatch(value) or not math.isfinite(float(value)):
+            return bad_rows.NOT_A_NUMBER, f"{show_value(value)} is not a number"
+        x = np.array([float(value)])
+        if not finite_float32(x).all():
+            return (
+                bad_rows.OUT_OF_RANGE,
+                f"{show_value(value)} is out of range (stored as float32, "
+                f"|x| <= {FLOAT32_MAX:.4g})",
+            )
+        if self.transform in ("log", "none"):
+            out = log_transform(x) if self.transform == "log" else no_transform(x)
+            if not np.isfinite(out).all():
+                return (
+                    bad_rows.OUT_OF_RANGE,
+                    f"{show_value(value)} is out of range after the {self.transform} transform",
+                )
+        return None
 
     def describe(self) -> Dict[str, Any]:
         kind = self._outputs[0].kind
@@ -224,8 +251,10 @@ class NumericParser(ColumnParser):
 
 class CategoricalParser(ColumnParser):
     """
-    A categorical field: any UTF-8 value; empty is a value of its own, absent (null, a
-    libFM field missing from a row) gets the out-of-vocabulary id 0. With ``hex_hash``
+    A categorical field: any UTF-8 value without NUL bytes (a NUL is a sign of binary
+    or corrupt data, and C tools downstream cut values at it); empty is a value of its
+    own, absent (null, a libFM field missing from a row) gets the out-of-vocabulary
+    id 0. With ``hex_hash``
     a value must be empty or 8 lowercase hex digits (Criteo's 32-bit hashes), so a row
     cut short inside a hash is caught.
     """
@@ -249,7 +278,7 @@ class CategoricalParser(ColumnParser):
             # Hex digits are ASCII, hence valid UTF-8: no need to validate again.
             return {self.name: values.view(pa.string())}
         text = as_utf8(values)
-        if text is None:
+        if text is None or not (value_bytes(values) != 0).all():
             return None
         return {self.name: text}
 
@@ -262,7 +291,10 @@ class CategoricalParser(ColumnParser):
             ):
                 return None
             return bad_rows.NOT_A_HEX_HASH, f"{show_value(value)} is not an 8-digit hex hash"
-        return utf8_problem(value)
+        bad = utf8_problem(value)
+        if bad is None and b"\x00" in value:
+            return bad_rows.NUL_BYTE, f"{show_value(value)} holds a NUL byte"
+        return bad
 
     def describe(self) -> Dict[str, Any]:
         out: Dict[str, Any] = {"kind": CATEGORICAL, "column": self.column}

@@ -15,7 +15,8 @@ def criteo_plan(split: SplitOptions, options: CommonOptions) -> PreparationPlan:
     """
     Criteo rows: tab separated, no header, a 0/1 label, 13 integer fields (empty or
     negative allowed; transformed by ``options.numeric``, default ``log``) and 26
-    categorical fields (empty or 8 lowercase hex digits). Splits: random, given or day.
+    categorical fields (empty or 8 lowercase hex digits). No quoting: a ``"`` is a plain
+    character (and so no hex digit: a bad row). Splits: random, given or day.
     """
     paths, rule = split.resolve(("random", "given", "day"))
     transform = options.transform(DEFAULT_NUMERIC)
@@ -35,4 +36,5 @@ def criteo_plan(split: SplitOptions, options: CommonOptions) -> PreparationPlan:
         checksum=options.checksum,
         options={**options.recorded(), "format": "criteo tsv"},
         numeric_transform=transform,
+        input_roles=split.roles,
     )

@@ -53,12 +53,16 @@ class InputDescriptions:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="sha256")
             self._digests = {p: self._executor.submit(sha256_of, p) for p in self._paths}
 
+    def sha256(self, path: str) -> Optional[str]:
+        """The sha256 of one of the files (waits for it), or None without checksums."""
+        return self._digests[path].result() if path in self._digests else None
+
     def describe(self, path: str) -> Dict[str, Any]:
         """Path, size and sha256 (None when skipped) of one of the files."""
         return {
             "path": os.path.abspath(path),
             "size": self._sizes[path],
-            "sha256": self._digests[path].result() if path in self._digests else None,
+            "sha256": self.sha256(path),
         }
 
     def close(self) -> None:

@@ -48,6 +48,11 @@ def libfm_plan(
     """
     if (feature_index is None) == (field_ranges is None):
         raise PreparationError("give either --feature_index or --field_ranges")
+    if options.numeric is not None and not numeric_fields:
+        raise PreparationError(
+            f"--numeric {options.numeric} needs --numeric_fields: without them every "
+            f"field is categorical and the transform applies to nothing"
+        )
     fields: FeatureFields = (
         FeatureIndexMap(feature_index)
         if feature_index is not None
@@ -81,4 +86,5 @@ def libfm_plan(
         },
         numeric_transform=transform if numeric_fields else None,
         aux_files={"feature_index": feature_index} if feature_index is not None else {},
+        input_roles=split.roles,
     )

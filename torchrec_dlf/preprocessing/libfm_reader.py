@@ -2,6 +2,7 @@
 
 import gzip
 import math
+import zlib
 from itertools import islice
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
@@ -11,6 +12,7 @@ import pyarrow as pa
 from torchrec_dlf.preprocessing import bad_rows
 from torchrec_dlf.preprocessing.bad_rows import BadRow, show_value
 from torchrec_dlf.preprocessing.column_parsers import LABEL
+from torchrec_dlf.preprocessing.delimited_reader import check_line_endings
 from torchrec_dlf.preprocessing.errors import PreparationError
 from torchrec_dlf.preprocessing.feature_fields import FeatureFields
 from torchrec_dlf.preprocessing.raw_block import RawBlock
@@ -61,13 +63,20 @@ class LibFMReader:
     def blocks(self) -> Iterator[RawBlock]:
         opener = gzip.open if self.path.endswith(".gz") else open
         line_number = 0
-        with opener(self.path, "rb") as f:
-            while True:
-                chunk = list(islice(f, self.block_lines))
-                if not chunk:
-                    break
-                yield self._block(chunk, line_number + 1)
-                line_number += len(chunk)
+        try:
+            with opener(self.path, "rb") as f:
+                check_line_endings(self.path, f.peek(1 << 16)[: 1 << 16])
+                while True:
+                    chunk = list(islice(f, self.block_lines))
+                    if not chunk:
+                        break
+                    block = self._block(chunk, line_number + 1)
+                    line_number += len(chunk)
+                    yield block
+        except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
+            raise PreparationError(
+                f"{self.path}: cannot read it at or after line {line_number + 1} ({e})"
+            ) from e
         self.data_lines = line_number
 
     def _block(self, raw_lines: Iterable[bytes], first_line: int) -> RawBlock:

@@ -1,6 +1,7 @@
 """Options every source shares: how rows are split, and the common preparation knobs."""
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from torchrec_dlf.preprocessing.bad_rows import ON_BAD_ROW
@@ -57,6 +58,9 @@ class SplitOptions:
     seed: int = 0
     valid_from_train: Optional[float] = None
     train_optional: bool = False
+    # How the user named each input of the last `resolve` (``--train``, ``input file``),
+    # in reading order: messages about an input say which flag gave it.
+    roles: List[str] = field(default_factory=list, init=False, repr=False, compare=False)
 
     def resolve(self, allowed: Sequence[str] = SPLIT_KINDS) -> Tuple[List[str], SplitRule]:
         """The input files in reading order and the rule that splits their rows."""
@@ -94,7 +98,9 @@ class SplitOptions:
                     )
             paths = [p for p in given if p is not None]
             splits = [s for p, s in zip(given, (TRAIN, VALID, TEST)) if p is not None]
-            _check(paths)
+            flags = ("--train", "--valid", "--test")
+            self.roles = [f for p, f in zip(given, flags) if p is not None]
+            _check(paths, self.roles)
             return paths, GivenSplit(splits, self.valid_from_train, self.seed)
         if any(p is not None for p in given) or self.valid_from_train is not None:
             raise PreparationError(
@@ -102,24 +108,32 @@ class SplitOptions:
             )
         if not self.inputs:
             raise PreparationError(f"a {self.kind} split needs input files")
+        paths = order_day_files(self.inputs) if self.kind == "day" else list(self.inputs)
+        self.roles = ["input file"] * len(paths)
+        _check(paths, self.roles)
         if self.kind == "random":
-            paths = list(self.inputs)
-            _check(paths)
             return paths, RandomSplit(self.ratios, self.seed)
         if self.kind == TEST_SPLIT:
-            paths = list(self.inputs)
-            _check(paths)
             return paths, GivenSplit([TEST] * len(paths))
-        paths = order_day_files(self.inputs)
-        _check(paths)
         return paths, DaySplit(len(paths), count_lines(paths[-1]))
 
 
-def _check(paths: Sequence[str]) -> None:
-    if len(set(paths)) != len(paths):
-        raise PreparationError(f"an input file is given twice: {list(paths)}")
+def _check(paths: Sequence[str], roles: Sequence[str]) -> None:
+    """
+    Every input a readable file, and no file given twice: not by the same path, nor
+    by two paths to one file (``./train.csv``, a symbolic or a hard link). Copies are
+    caught later, by their checksums (`preparation.prepare`).
+    """
     for p in paths:
         check_input_file(p)
+    for i, a in enumerate(paths):
+        for j in range(i + 1, len(paths)):
+            b = paths[j]
+            if os.path.realpath(a) == os.path.realpath(b) or os.path.samefile(a, b):
+                raise PreparationError(
+                    f"{roles[i]} {a} and {roles[j]} {b} are the same file (an input "
+                    f"given twice)"
+                )
 
 
 @dataclass

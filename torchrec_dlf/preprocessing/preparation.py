@@ -34,14 +34,14 @@ import pyarrow as pa
 
 from torchrec_dlf.data.metadata import DatasetMetadata, FORMAT_NAME, METADATA_FILE, SPLITS
 from torchrec_dlf.data.writer import PreparedDatasetWriter
-from torchrec_dlf.preprocessing.bad_rows import BadRowLog
-from torchrec_dlf.preprocessing.column_parsers import LABEL
+from torchrec_dlf.preprocessing.bad_rows import BadRow, BadRowLog
+from torchrec_dlf.preprocessing.column_parsers import LABEL, NumericParser
 from torchrec_dlf.preprocessing.errors import PreparationError
 from torchrec_dlf.preprocessing.input_files import check_input_file, InputDescriptions
 from torchrec_dlf.preprocessing.raw_block import RawBlock
 from torchrec_dlf.preprocessing.record_layout import ParsedRows, RecordLayout
 from torchrec_dlf.preprocessing.row_spill import RowSpill, spill_fits
-from torchrec_dlf.preprocessing.row_split import SplitRule, TRAIN
+from torchrec_dlf.preprocessing.row_split import GivenSplit, SplitRule, TRAIN
 from torchrec_dlf.preprocessing.vocabulary import (
     CountedVocabulary,
     HashedVocabulary,
@@ -49,12 +49,16 @@ from torchrec_dlf.preprocessing.vocabulary import (
     ValueCounter,
     Vocabulary,
 )
+from torchrec_dlf.safe_output import check_output, remove_stale_siblings
 from torchrec_dlf.version import __version__
 
 # Rows gathered before encoding: a vocabulary lookup (pyarrow's index_in) builds a hash
 # table of the vocabulary on every call, so calls must cover many rows; with large
 # vocabularies the batch grows up to 2x the largest vocabulary, at most 4x this.
 DEFAULT_ENCODE_ROWS = 1 << 18
+# Stored numeric values beyond this, untransformed, are worth a warning: they go into
+# the dense arch unscaled.
+LARGE_UNTRANSFORMED = 1000.0
 
 
 class RowReader(Protocol):
@@ -127,6 +131,8 @@ class PreparationPlan:
             needed); see `torchrec_dlf.preprocessing.vocabulary_source`.
         vocabulary_from (Optional[str]): the prepared dataset ``vocabularies`` come from
             (recorded; never replaced by the output).
+        input_roles (Sequence[str]): how the user gave each reader's file (``--train``,
+            ``input file``), for messages; empty: "input file".
     """
 
     name: str
@@ -145,14 +151,30 @@ class PreparationPlan:
     spill: Optional[bool] = None
     vocabularies: Optional[Dict[str, Vocabulary]] = None
     vocabulary_from: Optional[str] = None
+    input_roles: Sequence[str] = ()
+
+    def role(self, file_index: int) -> str:
+        roles = list(self.input_roles)
+        return roles[file_index] if file_index < len(roles) else "input file"
 
 
 @dataclass
 class PreparationResult:
+    """
+    Args:
+        metadata (DatasetMetadata): the written dataset's metadata.
+        bad_rows (BadRowLog): the skipped bad rows.
+        seconds (float): wall time.
+        lines_read (int): data lines of all inputs.
+        warnings (List[str]): things the user should know about the prepared data
+            (e.g. large untransformed numeric values), one line each.
+    """
+
     metadata: DatasetMetadata
     bad_rows: BadRowLog
     seconds: float
     lines_read: int
+    warnings: List[str] = field(default_factory=list)
 
     def summary(self) -> List[str]:
         meta = self.metadata
@@ -171,23 +193,18 @@ class PreparationResult:
         return lines + self.bad_rows.summary()
 
 
-def check_output_directory(directory: str, inputs: Sequence[str]) -> None:
+def check_output_directory(
+    directory: str, inputs: Sequence[str], overwrite: bool = False, flag: str = "--output"
+) -> None:
     """
-    Refuses an output that would destroy something: an existing directory that is not
-    a prepared dataset (and not empty), or one that holds an input file.
+    Refuses an output that would destroy something (`torchrec_dlf.safe_output`'s
+    rule): an existing directory that is not a prepared dataset (and not empty, unless
+    ``overwrite``), a file, or a path that is or holds an input file. Raises
+    `torchrec_dlf.user_errors.OutputError`.
     """
-    out = os.path.realpath(directory)
-    for path in inputs:
-        if os.path.realpath(path).startswith(out + os.sep):
-            raise PreparationError(f"{directory}: the output directory holds the input {path}")
-    if os.path.exists(directory):
-        if not os.path.isdir(directory):
-            raise PreparationError(f"{directory}: exists and is not a directory")
-        entries = os.listdir(directory)
-        if entries and not _is_prepared_dataset(directory):
-            raise PreparationError(
-                f"{directory}: exists and is not a prepared dataset; refusing to replace it"
-            )
+    check_output(
+        directory, flag, "dir", owned=_is_prepared_dataset, overwrite=overwrite, inputs=inputs
+    )
 
 
 def _is_prepared_dataset(directory: str) -> bool:
@@ -202,16 +219,20 @@ def prepare(
     plan: PreparationPlan,
     output_dir: str,
     log: Callable[[str], None] = lambda message: None,
+    overwrite: bool = False,
 ) -> PreparationResult:
     """
     Prepares the dataset of ``plan`` into ``output_dir`` (replaced atomically when it
-    holds an older prepared dataset; left as it was when anything fails).
+    holds an older prepared dataset, or anything with ``overwrite``; left as it was
+    when anything fails). Temporaries of earlier runs that were killed (spill files,
+    half-written datasets) are removed first.
     """
     start = time.perf_counter()
     paths = [r.path for r in plan.readers]
     for path in paths:
         check_input_file(path)
-    check_output_directory(output_dir, paths)
+    check_output_directory(output_dir, paths + list(plan.aux_files.values()), overwrite)
+    remove_stale_siblings(output_dir)
     if plan.vocabularies is not None:
         fields = plan.layout.categorical
         if sorted(plan.vocabularies) != sorted(fields):
@@ -227,16 +248,49 @@ def prepare(
             f"refusing to replace it"
         )
     descriptions = InputDescriptions(paths + list(plan.aux_files.values()), plan.checksum)
-    run = _Run(plan, output_dir, log)
     try:
-        vocabularies = run.vocabulary_pass()
-        metadata = run.encoding_pass(vocabularies, descriptions)
+        _check_distinct_contents(plan, descriptions)
+        run = _Run(plan, output_dir, log)
+        try:
+            vocabularies = run.vocabulary_pass()
+            metadata = run.encoding_pass(vocabularies, descriptions)
+        finally:
+            run.remove_spills()
     finally:
-        run.remove_spills()
         descriptions.close()
     return PreparationResult(
-        metadata, run.bad, time.perf_counter() - start, sum(run.lines_per_file.values())
+        metadata,
+        run.bad,
+        time.perf_counter() - start,
+        sum(run.lines_per_file.values()),
+        run.warnings(),
     )
+
+
+def _check_distinct_contents(plan: PreparationPlan, descriptions: InputDescriptions) -> None:
+    """
+    Refuses two inputs with the same bytes (a copy of train given as test): their
+    checksums are compared before any row is read. Only files of equal size can be
+    equal, so usually no checksum is waited for; without checksums copies go unseen
+    (different paths to one file were refused already, `SplitOptions.resolve`).
+    """
+    paths = [r.path for r in plan.readers]
+    by_size: Dict[int, List[int]] = {}
+    for i, path in enumerate(paths):
+        by_size.setdefault(os.path.getsize(path), []).append(i)
+    for group in by_size.values():
+        seen: Dict[str, int] = {}
+        for i in group if len(group) > 1 else ():
+            digest = descriptions.sha256(paths[i])
+            if digest is None:
+                return
+            if digest in seen:
+                j = seen[digest]
+                raise PreparationError(
+                    f"{plan.role(j)} {paths[j]} and {plan.role(i)} {paths[i]} have the same "
+                    f"contents (sha256 {digest[:16]}...): the same data given twice"
+                )
+            seen[digest] = i
 
 
 def _assign(
@@ -285,6 +339,9 @@ class _Run:
         self.bad = BadRowLog(plan.on_bad_row)
         self.lines_per_file: Dict[str, int] = {}
         self.spills: Dict[int, RowSpill] = {}
+        self.split_rows = np.zeros(len(SPLITS), dtype=np.int64)
+        # Stored (transformed) value range of every numeric field, over all splits.
+        self.numeric_ranges: Dict[str, Tuple[float, float]] = {}
         train_files = [r.path for i, r in enumerate(plan.readers) if plan.split.has_train(i)]
         parent = os.path.dirname(self.output_dir)
         os.makedirs(parent, exist_ok=True)
@@ -300,18 +357,50 @@ class _Run:
     ) -> Iterator[Tuple[ParsedRows, np.ndarray]]:
         """Parsed rows of one input file and their splits; counts its lines and good rows."""
         reader = self.plan.readers[file_index]
-        good = 0
-        for block in _blocks(reader, self.plan.prefetch):
-            parsed, bad_rows = self.plan.layout.parse(block, only_categorical)
+        good = skipped = 0
+        first_bad: Optional[BadRow] = None
+        blocks = _blocks(reader, self.plan.prefetch)
+        line = 1
+        while True:
+            try:
+                block = next(blocks, None)
+                if block is None:
+                    break
+                parsed, bad_rows = self.plan.layout.parse(block, only_categorical)
+            except pa.ArrowException as e:
+                # The readers turn what they know into messages; this is the backstop
+                # that keeps any other pyarrow failure on a user's file to one line.
+                raise PreparationError(
+                    f"{reader.path}: cannot read it at or after line {line} ({e})"
+                ) from e
+            if block.num_rows:
+                line = int(block.lines[-1]) + 1
             self.bad.add(bad_rows, record)
+            if bad_rows:
+                skipped += len(bad_rows)
+                first_bad = first_bad or bad_rows[0]
             good += parsed.num_rows
             yield parsed, _assign(self.plan.split, file_index, block, parsed, offset)
         self.lines_per_file[reader.path] = reader.data_lines
         if good == 0:
-            raise PreparationError(
-                f"{reader.path}: no good rows in {reader.data_lines} lines "
-                f"(wrong format or separator?)"
+            raise self._no_good_rows(file_index, skipped, first_bad)
+
+    def _no_good_rows(
+        self, file_index: int, skipped: int, first_bad: Optional[BadRow]
+    ) -> PreparationError:
+        reader, plan = self.plan.readers[file_index], self.plan
+        where = f"{plan.role(file_index)} {reader.path}"
+        if isinstance(plan.split, GivenSplit):
+            split = SPLITS[plan.split.file_splits[file_index]]
+            where += f" (the {split} split)"
+        if skipped and first_bad is not None:
+            return PreparationError(
+                f"{where}: no good rows: all {skipped} of its {reader.data_lines} lines are "
+                f"bad rows, skipped with --on_bad_row skip (first: {first_bad.message()})"
             )
+        return PreparationError(
+            f"{where}: no good rows in {reader.data_lines} lines (wrong format or separator?)"
+        )
 
     def vocabulary_pass(self) -> Dict[str, Vocabulary]:
         plan = self.plan
@@ -342,9 +431,7 @@ class _Run:
             t = time.perf_counter()
             spill = None
             if self.spill:
-                spill = RowSpill(
-                    os.path.dirname(self.output_dir), os.path.basename(self.output_dir), plan.layout
-                )
+                spill = RowSpill(self.output_dir, plan.layout)
                 self.spills[file_index] = spill
             # Without a spill the encoding pass sees every row again and counts bad rows.
             rows = self._rows(file_index, offset, spill is None, spill is not None)
@@ -385,6 +472,8 @@ class _Run:
                 if not parts:
                     return
                 columns = _encode(parts, layout, vocabularies)
+                self.split_rows += np.bincount(splits, minlength=len(SPLITS))
+                self._note_ranges(columns[1 : 1 + len(layout.numeric)])
                 if (splits[1:] != splits[:-1]).any():
                     # Rows grouped by split with one gather per column; input order kept.
                     order = np.argsort(splits, kind="stable")
@@ -421,8 +510,9 @@ class _Run:
                 )
             flush()
             behind.drain()
+            self._check_split_rows()
             for split in plan.split.splits():
-                # An empty split still gets its (row-less) file.
+                # Makes sure every split has its file (all have rows, checked above).
                 writer.write_table(SPLITS[split], writer.schema.empty_table())
             options = self._options(vocabularies)
             files = save_vocabularies(vocabularies, writer.file_path)
@@ -433,6 +523,46 @@ class _Run:
                 source=self._source(descriptions),
                 options=options,
             )
+
+    def _check_split_rows(self) -> None:
+        """Refuses to prepare an asked-for split that got no rows (training on it, or
+        evaluating on it, would run and report nothing meaningful)."""
+        good = int(self.split_rows.sum())
+        for split in self.plan.split.splits():
+            if self.split_rows[split]:
+                continue
+            why = self.plan.split.why_empty(split, good)
+            if self.bad.total:
+                why += f"; {self.bad.total} bad rows were skipped"
+            raise PreparationError(f"the {SPLITS[split]} split has no rows: {why}")
+
+    def _note_ranges(self, numeric: List[np.ndarray]) -> None:
+        for name, values in zip(self.plan.layout.numeric, numeric):
+            if not len(values):
+                continue
+            lo, hi = float(values.min()), float(values.max())
+            if name in self.numeric_ranges:
+                old_lo, old_hi = self.numeric_ranges[name]
+                lo, hi = min(lo, old_lo), max(hi, old_hi)
+            self.numeric_ranges[name] = (lo, hi)
+
+    def warnings(self) -> List[str]:
+        """One line per numeric field stored untransformed with large values."""
+        transforms = {
+            f.name: p.transform
+            for p in self.plan.layout.parsers
+            if isinstance(p, NumericParser)
+            for f in p.outputs
+        }
+        lines = []
+        for name, (lo, hi) in self.numeric_ranges.items():
+            reach = max(abs(lo), abs(hi))
+            if transforms.get(name) == "none" and reach > LARGE_UNTRANSFORMED:
+                lines.append(
+                    f"warning: numeric field {name} reaches {reach:.2g} untransformed; "
+                    f"consider --numeric log"
+                )
+        return lines
 
     def _source(self, descriptions: InputDescriptions) -> Dict[str, Any]:
         plan = self.plan
@@ -465,6 +595,9 @@ class _Run:
             },
             "on_bad_row": plan.on_bad_row,
             "checksum": plan.checksum,
+            "numeric_ranges": {
+                name: {"min": lo, "max": hi} for name, (lo, hi) in self.numeric_ranges.items()
+            },
             "bad_rows": self.bad.counts_by_reason(),
             "prepared_by": f"torchrec_dlf {__version__}",
         }

@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import uuid
 from typing import Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -10,6 +9,7 @@ import pyarrow as pa
 
 from torchrec_dlf.preprocessing.column_parsers import LABEL
 from torchrec_dlf.preprocessing.record_layout import ParsedRows, RecordLayout
+from torchrec_dlf.safe_output import temp_sibling
 
 _LINE, _SPLIT = "__line__", "__split__"
 _COMPRESSED = (".gz", ".bz2", ".zst", ".lz4")
@@ -36,16 +36,18 @@ class RowSpill:
     and split of every row) as an Arrow IPC stream. The vocabulary pass has to parse and
     check every row of the files that hold training rows anyway; writing what it parsed
     lets the encoding pass skip parsing them a second time, the costliest part of a
-    preparation. The file is hidden beside the output and removed at the end.
+    preparation. The file is hidden beside the output, named by `temp_sibling` after
+    this host and process (``.<output>.spill-<host>-<pid>-<hex>.arrow``), and removed at
+    the end; one left by a killed run is removed by the next run
+    (`torchrec_dlf.safe_output.remove_stale_siblings`).
 
     Args:
-        directory (str): where the spill file goes (the output's parent directory).
-        stem (str): name of the output, part of the spill file's name.
+        output_dir (str): the output; the spill file goes beside it.
         layout (RecordLayout): fields of the rows.
     """
 
-    def __init__(self, directory: str, stem: str, layout: RecordLayout) -> None:
-        self.path = os.path.join(directory, f".{stem}.spill-{uuid.uuid4().hex[:8]}.arrow")
+    def __init__(self, output_dir: str, layout: RecordLayout) -> None:
+        self.path = temp_sibling(output_dir, "spill", suffix=".arrow")
         self._layout = layout
         self._schema = pa.schema(
             [pa.field(_LINE, pa.int64()), pa.field(_SPLIT, pa.int8()), pa.field(LABEL, pa.int8())]

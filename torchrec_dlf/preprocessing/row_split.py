@@ -42,14 +42,19 @@ def row_uniforms(seed: int, rows: np.ndarray) -> np.ndarray:
 
 
 def parse_ratios(text: str) -> Tuple[float, float, float]:
-    """``"8,1,1"`` -> normalised (train, valid, test) fractions."""
+    """
+    ``"8,1,1"`` -> normalised (train, valid, test) fractions. Every share must be
+    positive: a split with share 0 would be prepared empty, and a model trained or
+    evaluated on an empty split reports nothing meaningful.
+    """
     try:
         parts = [float(x) for x in text.split(",")]
     except ValueError as e:
         raise PreparationError(f"ratios must be three numbers like 8,1,1, got {text!r}") from e
-    if len(parts) != 3 or min(parts) < 0 or sum(parts) <= 0:
+    if len(parts) != 3 or not all(np.isfinite(parts)) or min(parts) <= 0:
         raise PreparationError(
-            f"ratios must be three non-negative numbers like 8,1,1, got {text!r}"
+            f"ratios must be three positive numbers like 8,1,1 (train,valid,test; "
+            f"every split needs rows), got {text!r}"
         )
     total = sum(parts)
     return parts[0] / total, parts[1] / total, parts[2] / total
@@ -77,8 +82,12 @@ class SplitRule(ABC):
     def describe(self) -> Dict[str, Any]: ...
 
     def splits(self) -> List[int]:
-        """The splits rows may go to (each gets its files, perhaps without rows)."""
+        """The splits this rule is asked to produce (each must end up with rows)."""
         return [TRAIN, VALID, TEST]
+
+    def why_empty(self, split: int, rows: int) -> str:
+        """Why ``split`` got none of ``rows`` good rows (all bad rows aside)."""
+        return f"none of the {rows} good rows went there"
 
 
 class RandomSplit(SplitRule):
@@ -100,6 +109,16 @@ class RandomSplit(SplitRule):
 
     def has_train(self, file_index: int) -> bool:
         return True
+
+    def splits(self) -> List[int]:
+        # A share of 0 (the API allows it, the command line does not) asks for no split.
+        return [s for s, r in enumerate(self.ratios) if r > 0]
+
+    def why_empty(self, split: int, rows: int) -> str:
+        return (
+            f"the random split gives it {self.ratios[split]:.3g} of the {rows} good rows "
+            f"and none fell there; use more rows or a larger share in --ratios"
+        )
 
     def describe(self) -> Dict[str, Any]:
         return {
@@ -139,6 +158,14 @@ class GivenSplit(SplitRule):
     def has_train(self, file_index: int) -> bool:
         return self.file_splits[file_index] == TRAIN
 
+    def why_empty(self, split: int, rows: int) -> str:
+        if split == VALID and VALID not in self.file_splits:
+            return (
+                f"--valid_from_train {self.valid_from_train} of the train file's rows "
+                f"gave none; use a larger share or a --valid file"
+            )
+        return "its file has no good rows"
+
     def splits(self) -> List[int]:
         out = set(self.file_splits)
         if TRAIN in out and self.valid_from_train is not None:
@@ -176,6 +203,12 @@ class DaySplit(SplitRule):
 
     def has_train(self, file_index: int) -> bool:
         return file_index < self.num_files - 1
+
+    def why_empty(self, split: int, rows: int) -> str:
+        return (
+            f"the last day file has {self.last_file_rows} lines; valid takes the first "
+            f"{self._valid_rows}, test the rest, and none of them was good"
+        )
 
     def describe(self) -> Dict[str, Any]:
         return {

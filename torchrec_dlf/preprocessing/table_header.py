@@ -6,11 +6,11 @@ from torchrec_dlf.preprocessing.delimited_reader import split_header
 from torchrec_dlf.preprocessing.errors import PreparationError
 
 
-def read_common_header(paths: Sequence[str], separator: str) -> List[str]:
+def read_common_header(paths: Sequence[str], separator: str, quoting: bool = False) -> List[str]:
     """The header shared by all ``paths``; `PreparationError` when one differs."""
-    columns = split_header(paths[0], separator)
+    columns = split_header(paths[0], separator, quoting)
     for path in paths[1:]:
-        other = split_header(path, separator)
+        other = split_header(path, separator, quoting)
         if other != columns:
             raise PreparationError(
                 f"{path}: the header differs from {paths[0]}'s: {describe_difference(columns, other)}"
@@ -31,9 +31,11 @@ def describe_difference(expected: Sequence[str], found: Sequence[str]) -> str:
     return ", ".join(parts)
 
 
-def check_header(path: str, separator: str, expected: Sequence[str]) -> List[str]:
+def check_header(
+    path: str, separator: str, expected: Sequence[str], quoting: bool = False
+) -> List[str]:
     """The header of ``path``, which must name exactly the ``expected`` columns (any order)."""
-    found = split_header(path, separator)
+    found = split_header(path, separator, quoting)
     if sorted(found) != sorted(expected):
         raise PreparationError(
             f"{path}: the header does not match the schema: {describe_difference(expected, found)}"

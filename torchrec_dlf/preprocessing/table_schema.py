@@ -5,6 +5,9 @@ A schema::
     {
       "name": "criteo_sample",                 optional, the dataset name
       "separator": ",",                        one character, default ","
+      "quoting": "rfc4180",                    "rfc4180" (default: "x" is x, "a,b" is
+                                               one value, see delimited_reader) or
+                                               "none" (a quote is a plain character)
       "header": true,                          true: the first line names the columns;
                                                false: no header, columns in the order
                                                label, numeric..., categorical...;
@@ -44,9 +47,11 @@ from torchrec_dlf.preprocessing.table_header import check_header
 
 DEFAULT_MIN_COUNT = 1
 DEFAULT_NUMERIC = "none"
+QUOTING = ("rfc4180", "none")
 _KEYS = {
     "name",
     "separator",
+    "quoting",
     "header",
     "label",
     "label_map",
@@ -74,13 +79,20 @@ class TableSchema:
     transforms: Dict[str, str] = field(default_factory=dict)
     name: Optional[str] = None
     path: Optional[str] = None
+    quoting: str = "rfc4180"
+
+    @property
+    def quoted(self) -> bool:
+        return self.quoting == "rfc4180"
 
     @classmethod
     def load(cls, path: str) -> "TableSchema":
         check_input_file(path, "schema")
-        with open(path) as f:
+        with open(path, "rb") as f:
             try:
-                raw = json.load(f)
+                raw = json.loads(f.read().decode("utf-8"))
+            except UnicodeDecodeError as e:
+                raise PreparationError(f"{path}: not valid UTF-8 ({e})") from e
             except json.JSONDecodeError as e:
                 raise PreparationError(f"{path}: not valid JSON ({e})") from e
         return cls.from_dict(raw, where=path)
@@ -116,6 +128,11 @@ class TableSchema:
         separator = raw.get("separator", ",")
         if not isinstance(separator, str) or len(separator) != 1 or separator in "\r\n":
             raise fail(f"'separator' must be one character, got {separator!r}")
+        quoting = raw.get("quoting", "rfc4180")
+        if quoting not in QUOTING:
+            raise fail(f"'quoting' must be one of {list(QUOTING)}, got {quoting!r}")
+        if quoting == "rfc4180" and separator == '"':
+            raise fail("the separator cannot be the quote character")
         numeric, categorical, drop = names("numeric"), names("categorical"), names("drop")
         used = [label] + numeric + categorical + drop
         twice = sorted({c for c in used if used.count(c) > 1})
@@ -163,6 +180,7 @@ class TableSchema:
             transforms=dict(transforms),
             name=name,
             path=None if where == "schema" else where,
+            quoting=quoting,
         )
 
     @property
@@ -173,7 +191,7 @@ class TableSchema:
         """The columns of ``path`` in file order, checked against the schema."""
         used = [self.label] + self.numeric + self.categorical + self.drop
         if self.header is True:
-            return check_header(path, self.separator, used)
+            return check_header(path, self.separator, used, self.quoted)
         # Without a header there is nothing to check up front: a file of another shape
         # fails on its first line (or, skipping bad rows, has no good rows).
         return list(self.header) if isinstance(self.header, list) else used
@@ -182,6 +200,7 @@ class TableSchema:
         """The schema as JSON (`from_dict` reads it back), recorded in the metadata."""
         out: Dict[str, Any] = {
             "separator": self.separator,
+            "quoting": self.quoting,
             "header": list(self.header) if isinstance(self.header, list) else self.header,
             "label": self.label,
             "numeric": list(self.numeric),
@@ -201,6 +220,7 @@ class TableSchema:
         return {
             "schema": self.path,
             "separator": self.separator,
+            "quoting": self.quoting,
             "header": self.header,
             "label": self.label,
             "label_map": self.label_map or {"0": 0, "1": 1},
@@ -230,7 +250,12 @@ def csv_plan(schema: TableSchema, split: SplitOptions, options: CommonOptions) -
         source="csv",
         readers=[
             DelimitedReader(
-                p, columns, schema.separator, schema.has_header_line, options.block_bytes
+                p,
+                columns,
+                schema.separator,
+                schema.has_header_line,
+                options.block_bytes,
+                quoting=schema.quoted,
             )
             for p in paths
         ],
@@ -247,4 +272,5 @@ def csv_plan(schema: TableSchema, split: SplitOptions, options: CommonOptions) -
         },
         numeric_transform=default if schema.numeric else None,
         aux_files={"schema": schema.path} if schema.path else {},
+        input_roles=split.roles,
     )
