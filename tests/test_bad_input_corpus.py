@@ -183,7 +183,8 @@ def _truncate_split(fx: Fixtures, d: str) -> None:
 
 
 def _empty_valid_split(fx: Fixtures, d: str) -> None:
-    # What `prepare.py ... --ratios 8,0,2` wrote: a valid split of zero rows.
+    # What `prepare.py ... --ratios 8,0,2` wrote before it refused zero shares: a valid
+    # split of zero rows.
     code = (
         "import sys, numpy as np; from torchrec_dlf.data.writer import PreparedDatasetWriter\n"
         "w = PreparedDatasetWriter(sys.argv[1], 'empty_valid', ['n1'], ['c1'])\n"
@@ -495,11 +496,19 @@ class Outcome:
     # Temporaries left in the case's directory (".<name>.tmp-...", "<name>.tmp").
     stray: List[str] = field(default_factory=list)
 
-    def first_line(self, stream: str = "stderr") -> str:
-        text = self.stderr if stream == "stderr" else self.stdout
+    def first_line(self, case: Case) -> str:
+        """The line the case looks for, else the first error, warning or last line."""
+        text = self.stderr if case.stream == "stderr" else self.stdout
         lines = [line for line in text.splitlines() if line.strip()]
-        errors = [line for line in lines if line.startswith(("error:", "warning:"))]
-        return (errors or lines[-1:] or [""])[0]
+        for candidates in (
+            [ln for ln in lines if re.fullmatch(case.line, ln)],
+            [ln for ln in lines if ln.startswith("error:")],
+            [ln for ln in lines if ln.startswith("warning:")],
+            lines[-1:],
+        ):
+            if candidates:
+                return candidates[0].strip()
+        return ""
 
 
 def run_case(fx: Fixtures, case: Case, work: str) -> Outcome:
@@ -572,7 +581,7 @@ def _table(repo: str) -> None:
         for case in CASES:
             try:
                 out = run_case(fx, case, os.path.join(fx.root, "cases"))
-                line = out.first_line(case.stream)
+                line = out.first_line(case)
                 if "Traceback" in out.stderr:
                     tail = [ln for ln in out.stderr.splitlines() if ln.strip()]
                     line = f"traceback ({len(out.stderr.splitlines())} lines): {tail[-1][:150]}"

@@ -237,7 +237,8 @@ class CheckpointManager:
                 os.fsync(f.fileno())
             old = None
             if os.path.exists(final):
-                old = final + ".old"
+                # Hidden, so a run killed here leaves nothing is_checkpoint_directory refuses.
+                old = os.path.join(self.directory, f".{os.path.basename(final)}.old")
                 shutil.rmtree(old, ignore_errors=True)
                 os.rename(final, old)
             os.rename(tmp, final)
