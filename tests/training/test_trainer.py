@@ -73,6 +73,13 @@ class ExactResumeTest(unittest.TestCase):
             with open(os.path.join(part, "run", "metrics.json")) as f:
                 b = json.load(f)
             self.assertEqual(a["steps"], b["steps"])
+            # The record names the run, its best epoch and only the model's own settings.
+            self.assertEqual(a["run_name"], "run")
+            best = [e for e in a["evaluations"] if e["step"] == a["best_valid_step"]]
+            self.assertEqual(a["best_epoch"], best[0]["epoch"])
+            self.assertEqual(a["model"]["dlf_rank"], 4)
+            self.assertNotIn("dcn_num_layers", a["model"])
+            self.assertNotIn("deepfm_mlp_layer_sizes", a["model"])
             self.assertEqual(a["evaluations"], b["evaluations"])  # every validation, bit for bit
             self.assertEqual(a["test"], b["test"])
             self.assertEqual(a["valid"], b["valid"])
