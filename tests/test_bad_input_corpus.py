@@ -176,53 +176,50 @@ def _shrink_vocab(fx: Fixtures, d: str) -> None:
 
 
 def _truncate_split(fx: Fixtures, d: str) -> None:
-    data = _copy_data(fx, d)
-    part = os.path.join(data, "valid", "part-00000.parquet")
-    with open(part, "r+b") as f:
-        f.truncate(os.path.getsize(part) // 2)
+    _truncate(os.path.join(_copy_data(fx, d), "valid", "part-00000.parquet"), 1 / 2)
+
+
+def _write_in_checkout(fx: Fixtures, d: str, code: str) -> None:
+    """Runs ``code`` (sys.argv[1]: the dataset directory) with the checkout's own package."""
+    done = run(fx.repo, [sys.executable, "-c", code, os.path.join(d, "data")])
+    assert done.returncode == 0, done.stderr
+
+
+_WRITER = "import sys, numpy as np; from torchrec_dlf.data.writer import PreparedDatasetWriter\n"
 
 
 def _empty_valid_split(fx: Fixtures, d: str) -> None:
     # What `prepare.py ... --ratios 8,0,2` wrote before it refused zero shares: a valid
     # split of zero rows.
-    code = (
-        "import sys, numpy as np; from torchrec_dlf.data.writer import PreparedDatasetWriter\n"
+    _write_in_checkout(fx, d, _WRITER + (
         "w = PreparedDatasetWriter(sys.argv[1], 'empty_valid', ['n1'], ['c1'])\n"
         "for split, n in (('train', 1000), ('valid', 0), ('test', 300)):\n"
         "    w.write(split, np.arange(n) % 2, np.ones((n, 1), np.float32), "
         "np.zeros((n, 1), int))\n"
         "w.commit(vocab_sizes={'c1': 2})\n"
-    )
-    done = run(fx.repo, [sys.executable, "-c", code, os.path.join(d, "data")])
-    assert done.returncode == 0, done.stderr
+    ))
 
 
 def _huge_numbers(fx: Fixtures, d: str) -> None:
     # Finite float32 values near the top of the range: the dense arch overflows.
-    code = (
-        "import sys, numpy as np; from torchrec_dlf.data.writer import PreparedDatasetWriter\n"
+    _write_in_checkout(fx, d, _WRITER + (
         "w = PreparedDatasetWriter(sys.argv[1], 'huge', ['n1', 'n2'], ['c1', 'c2'])\n"
         "rng = np.random.default_rng(0)\n"
         "for split, n in (('train', 2048), ('valid', 512), ('test', 512)):\n"
         "    num = rng.choice([3e38, -3e38, 1.0], (n, 2)).astype(np.float32)\n"
         "    w.write(split, rng.integers(0, 2, n), num, rng.integers(0, 8, (n, 2)))\n"
         "w.commit(vocab_sizes={'c1': 8, 'c2': 8})\n"
-    )
-    done = run(fx.repo, [sys.executable, "-c", code, os.path.join(d, "data")])
-    assert done.returncode == 0, done.stderr
+    ))
 
 
 def _infinite_numbers(fx: Fixtures, d: str) -> None:
-    code = (
-        "import sys, numpy as np; from torchrec_dlf.data.writer import PreparedDatasetWriter\n"
+    _write_in_checkout(fx, d, _WRITER + (
         "w = PreparedDatasetWriter(sys.argv[1], 'inf', ['n1'], ['c1'])\n"
         "for split in ('train', 'valid', 'test'):\n"
         "    num = np.ones((600, 1), np.float32); num[7] = np.inf\n"
         "    w.write(split, np.arange(600) % 2, num, np.zeros((600, 1), int))\n"
         "w.commit(vocab_sizes={'c1': 2})\n"
-    )
-    done = run(fx.repo, [sys.executable, "-c", code, os.path.join(d, "data")])
-    assert done.returncode == 0, done.stderr
+    ))
 
 
 def _copy_ckpt(fx: Fixtures, d: str) -> str:
@@ -231,29 +228,27 @@ def _copy_ckpt(fx: Fixtures, d: str) -> str:
     return out
 
 
-def _truncate_latest_step(fx: Fixtures, d: str) -> None:
-    ckpt = _copy_ckpt(fx, d)
-    latest = fx.steps(ckpt)[-1]
-    shards = sorted(n for n in os.listdir(latest) if n.endswith(".distcp"))
-    path = os.path.join(latest, shards[0])
+def _truncate(path: str, keep: float) -> None:
     with open(path, "r+b") as f:
-        f.truncate(os.path.getsize(path) // 3)
+        f.truncate(int(os.path.getsize(path) * keep))
+
+
+def _first_shard(checkpoint: str) -> str:
+    return os.path.join(
+        checkpoint, sorted(n for n in os.listdir(checkpoint) if n.endswith(".distcp"))[0]
+    )
+
+
+def _truncate_latest_step(fx: Fixtures, d: str) -> None:
+    _truncate(_first_shard(fx.steps(_copy_ckpt(fx, d))[-1]), 1 / 3)
 
 
 def _truncate_best(fx: Fixtures, d: str) -> None:
-    ckpt = _copy_ckpt(fx, d)
-    best = os.path.join(ckpt, "best")
-    shards = sorted(n for n in os.listdir(best) if n.endswith(".distcp"))
-    path = os.path.join(best, shards[0])
-    with open(path, "r+b") as f:
-        f.truncate(os.path.getsize(path) // 3)
+    _truncate(_first_shard(os.path.join(_copy_ckpt(fx, d), "best")), 1 / 3)
 
 
 def _truncate_best_json(fx: Fixtures, d: str) -> None:
-    ckpt = _copy_ckpt(fx, d)
-    path = os.path.join(ckpt, "best", "best.json")
-    with open(path, "r+b") as f:
-        f.truncate(os.path.getsize(path) // 2)
+    _truncate(os.path.join(_copy_ckpt(fx, d), "best", "best.json"), 1 / 2)
 
 
 def _earlier_run(fx: Fixtures, d: str) -> None:
@@ -280,29 +275,23 @@ def _earlier_predictions(fx: Fixtures, d: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def _train(*flags: str, data: Optional[str] = None) -> Callable[[Fixtures, str], List[str]]:
-    def argv(fx: Fixtures, d: str) -> List[str]:
-        dataset = fx.data if data is None else (
-            os.path.join(d, data) if not data.startswith("@") else getattr(fx, data[1:])
-        )
-        extra = [f.replace("{d}", d).replace("{ckpt}", fx.ckpt).replace("{data}", fx.data)
-                 for f in flags]
-        return [SCRIPTS["train"], "--dataset_dir", dataset, *SMALL_MODEL, "--epochs", "1",
-                "--output_dir", os.path.join(d, "results"), *extra]
-    return argv
+def _fill(flag: str, fx: Fixtures, d: str) -> str:
+    """A flag with its placeholders ({d}: the case's directory, {data}, {ckpt}...) filled."""
+    values = {"{d}": d, "{best}": fx.best, "{ckpt}": fx.ckpt, "{data}": fx.data,
+              "{data_reseeded}": fx.data_reseeded}
+    for key, value in values.items():
+        flag = flag.replace(key, value)
+    return flag
 
 
 def _cmd(command: str, *flags: str) -> Callable[[Fixtures, str], List[str]]:
-    def argv(fx: Fixtures, d: str) -> List[str]:
-        values = {"{d}": d, "{best}": fx.best, "{ckpt}": fx.ckpt, "{data}": fx.data,
-                  "{data_reseeded}": fx.data_reseeded}
-        out = []
-        for f in flags:
-            for k, v in values.items():
-                f = f.replace(k, v)
-            out.append(f)
-        return [SCRIPTS[command], *out]
-    return argv
+    return lambda fx, d: [SCRIPTS[command], *(_fill(f, fx, d) for f in flags)]
+
+
+def _train(*flags: str, data: str = "{data}") -> Callable[[Fixtures, str], List[str]]:
+    """train.py with the small model on ``data``; later flags override earlier ones."""
+    return _cmd("train", "--dataset_dir", data, *SMALL_MODEL, "--epochs", "1",
+                "--output_dir", "{d}/results", *flags)
 
 
 ERR = r"error: "
@@ -366,27 +355,27 @@ CASES: List[Case] = [
          ERR + r"--checkpoint_dir .*/mine: a non-empty directory that holds no checkpoints "
          r"of this trainer; refusing to write into it", setup=_foreign_dir, absent=NO_TRAINING),
     # Datasets.
-    Case("train: --dataset_dir missing", "train", _train(data="nowhere"), 2,
+    Case("train: --dataset_dir missing", "train", _train(data="{d}/nowhere"), 2,
          ERR + r"--dataset_dir .*/nowhere: no such directory"),
-    Case("train: --dataset_dir not prepared", "train", _train(data="mine"), 2,
+    Case("train: --dataset_dir not prepared", "train", _train(data="{d}/mine"), 2,
          ERR + r".*/mine: no metadata.json; is this a prepared dataset directory\?",
          setup=_foreign_dir),
-    Case("train: vocab_sizes edited smaller", "train", _train(data="data"), 2,
+    Case("train: vocab_sizes edited smaller", "train", _train(data="{d}/data"), 2,
          ERR + r".*/data/metadata.json: edited after preparation \(its fields, vocab_sizes "
          r"or encoding no longer match the identity recorded when it was prepared\); "
          r"prepare the dataset again", setup=_shrink_vocab, absent=NO_TRAINING),
-    Case("train: split with zero rows", "train", _train(data="data"), 2,
+    Case("train: split with zero rows", "train", _train(data="{d}/data"), 2,
          ERR + r"--dataset_dir .*/data: split 'valid' has no rows .*",
          setup=_empty_valid_split, absent=NO_TRAINING),
-    Case("train: corrupt split Parquet", "train", _train(data="data"), 2,
+    Case("train: corrupt split Parquet", "train", _train(data="{d}/data"), 2,
          ERR + r".*/data/valid/part-00000.parquet: not a readable Parquet file \(.*\)",
          setup=_truncate_split, absent=NO_TRAINING),
     Case("train: infinite numbers in a split", "train",
-         _train(data="data"), 2,
+         _train(data="{d}/data"), 2,
          ERR + r".*/data/train/part-00000.parquet: row group 0, numeric field n1 holds "
          r"non-finite values \(\[1.0, inf\]\)", setup=_infinite_numbers, absent=NO_TRAINING),
     Case("train: loss becomes non-finite", "train",
-         _train("--learning_rate", "1", "--run_name", "huge", data="data"), 2,
+         _train("--learning_rate", "1", "--run_name", "huge", data="{d}/data"), 2,
          ERR + r"train loss is (nan|inf) at step \d+ \(epoch 0\): training diverged; lower "
          r"--learning_rate, check the numeric fields' ranges in .*/data/metadata.json or "
          r"transform them", setup=_huge_numbers,
@@ -403,7 +392,7 @@ CASES: List[Case] = [
          r"flags it was trained with or another --checkpoint_dir",
          setup=lambda fx, d: _copy_ckpt(fx, d), absent=NO_TRAINING),
     Case("train: resume on a re-seeded preparation", "train",
-         _train("--checkpoint_dir", "{d}/ckpt", data="@data_reseeded"), 2,
+         _train("--checkpoint_dir", "{d}/ckpt", data="{data_reseeded}"), 2,
          ERR + r"checkpoint .*/ckpt/step_\d+ was trained on dataset .* and --dataset_dir "
          r".*/data_reseeded encodes its data differently: same fields and sizes but other "
          r"vocabularies .*", setup=lambda fx, d: _copy_ckpt(fx, d), absent=NO_TRAINING),

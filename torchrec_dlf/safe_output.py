@@ -71,13 +71,7 @@ def remove_stale_siblings(path: str) -> List[str]:
             if _pid_alive(int(parts[1])):
                 continue
             target = os.path.join(parent, entry)
-            if os.path.isdir(target) and not os.path.islink(target):
-                shutil.rmtree(target, ignore_errors=True)
-            else:
-                try:
-                    os.remove(target)
-                except FileNotFoundError:
-                    pass
+            discard(target)
             removed.append(target)
     return removed
 

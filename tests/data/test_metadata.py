@@ -109,29 +109,30 @@ class DatasetIdentityTest(unittest.TestCase):
         # Scoring data prepared with the training vocabularies: the same ids.
         self.assertEqual(DatasetMetadata.read(self.scored).identity, a.identity)
 
+    def _edited_copy(self, directory: str, edit) -> str:  # pyre-ignore[2]
+        """A copy of dataset ``a`` in ``directory`` whose raw metadata ``edit`` changed."""
+        ds = os.path.join(directory, "ds")
+        shutil.copytree(self.a, ds)
+        path = os.path.join(ds, METADATA_FILE)
+        with open(path) as f:
+            raw = json.load(f)
+        edit(raw)
+        with open(path, "w") as f:
+            json.dump(raw, f)
+        return ds
+
     def test_edited_metadata_is_refused(self) -> None:
         with tempfile.TemporaryDirectory() as d:
-            ds = os.path.join(d, "ds")
-            shutil.copytree(self.a, ds)
-            path = os.path.join(ds, METADATA_FILE)
-            with open(path) as f:
-                raw = json.load(f)
-            raw["vocab_sizes"]["c1"] -= 1
-            with open(path, "w") as f:
-                json.dump(raw, f)
+            ds = self._edited_copy(d, lambda raw: raw["vocab_sizes"].update(c1=raw["vocab_sizes"]["c1"] - 1))
             with self.assertRaisesRegex(DatasetFormatError, r"metadata.json: edited after preparation"):
                 DatasetMetadata.read(ds)
 
     def test_datasets_prepared_before_identities(self) -> None:
+        identity = DatasetMetadata.read(self.a).identity
+
+        def unrecorded(raw) -> None:  # pyre-ignore[2]
+            del raw["identity"], raw["options"]["file_sha256"]
+
         with tempfile.TemporaryDirectory() as d:
-            ds = os.path.join(d, "ds")
-            shutil.copytree(self.a, ds)
-            path = os.path.join(ds, METADATA_FILE)
-            with open(path) as f:
-                raw = json.load(f)
-            identity = raw.pop("identity")
-            del raw["options"]["file_sha256"]
-            with open(path, "w") as f:
-                json.dump(raw, f)
             # Computed from the vocabulary files themselves: the same digest.
-            self.assertEqual(DatasetMetadata.read(ds).identity, identity)
+            self.assertEqual(DatasetMetadata.read(self._edited_copy(d, unrecorded)).identity, identity)
