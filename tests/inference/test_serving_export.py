@@ -42,7 +42,10 @@ class ExportForServingTest(unittest.TestCase):
         path = os.path.join(self.trained["tmp"], "int8.pt")
         manifest = export_for_serving(self.trained["best"], path, quantization="int8")
         scores = _scores(path, self.trained["data"])
-        prob = lambda x: 1 / (1 + np.exp(-x))
+
+        def prob(x: np.ndarray) -> np.ndarray:
+            return 1 / (1 + np.exp(-x))
+
         self.assertLess(np.abs(prob(scores) - prob(self.logits)).max(), 0.02)
         self.assertAlmostEqual(
             roc_auc(torch.from_numpy(scores), self.labels),

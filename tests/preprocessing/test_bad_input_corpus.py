@@ -20,7 +20,6 @@ The cases are a table (`CASES`), so the same corpus runs against any checkout::
 
 import argparse
 import glob
-import gzip
 import hashlib
 import json
 import os

@@ -126,7 +126,7 @@ class LibSVMTest(unittest.TestCase):
         meta = result.metadata
         self.assertEqual(meta.categorical, ["C1", "C2", "C3", "C4"])
         self.assertEqual(meta.splits["test"].rows, 100)
-        self.assertEqual(meta.splits["test"].positives, sum(l.startswith("+1") for l in test_lines))
+        self.assertEqual(meta.splits["test"].positives, sum(line.startswith("+1") for line in test_lines))
         # Expected ids of the test rows from a reference vocabulary of the train rows.
         in_train = row_uniforms(3, np.arange(400)) >= 0.2
         starts = np.concatenate([[1], 1 + np.cumsum(self.SIZES)[:-1]])
@@ -138,7 +138,7 @@ class LibSVMTest(unittest.TestCase):
                 values[int(np.searchsorted(starts, index, side="right")) - 1] = str(index)
             return values
 
-        train_values = [field_values(l) for l, keep in zip(train_lines, in_train) if keep]
+        train_values = [field_values(line) for line, keep in zip(train_lines, in_train) if keep]
         table = read_split(self.out, "test")
         for j in range(len(self.SIZES)):
             vocab = vocabulary(v[j] for v in train_values if v[j] is not None)

@@ -5,7 +5,7 @@ import unittest
 from torchrec_dlf.data.metadata import DatasetMetadata
 from torchrec_dlf.preprocessing.criteo import criteo_plan
 from torchrec_dlf.preprocessing.criteo_format import write_criteo_tsv
-from torchrec_dlf.preprocessing.errors import BadRowError, PreparationError
+from torchrec_dlf.preprocessing.errors import BadRowError
 from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions
 from torchrec_dlf.preprocessing.preparation import check_output_directory, prepare
 from torchrec_dlf.user_errors import OutputError

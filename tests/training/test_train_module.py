@@ -61,7 +61,10 @@ class DLRMTrainModuleTest(unittest.TestCase):
         batch = _batch()
         for m in (plain, reg):
             m(batch)[0].backward()
-        weight = lambda m: m.model.sparse_arch.embedding_bag_collection.embedding_bags["t1"].weight
+
+        def weight(m):  # pyre-ignore[2,3]
+            return m.model.sparse_arch.embedding_bag_collection.embedding_bags["t1"].weight
+
         diff = (weight(reg).grad - weight(plain).grad).abs().sum(dim=1)
         used = set(batch.sparse_features.values().tolist())
         for row in range(10):

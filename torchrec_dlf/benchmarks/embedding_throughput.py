@@ -126,11 +126,11 @@ def plain_embedding_bags(
         for _ in range(config.tables)
     )
     optimizer = torch.optim.Adagrad(bags.parameters(), lr=0.01)
-    b, l = config.batch_size, config.pooling
+    batch, pooling = config.batch_size, config.pooling
 
     def lookup(kjt: KeyedJaggedTensor) -> torch.Tensor:
-        ids = kjt.values().view(config.tables, b * l)
-        offsets = torch.arange(0, b * l, l, device=ids.device)
+        ids = kjt.values().view(config.tables, batch * pooling)
+        offsets = torch.arange(0, batch * pooling, pooling, device=ids.device)
         return torch.cat([bag(ids[t], offsets) for t, bag in enumerate(bags)], dim=1)
 
     def forward(kjt: KeyedJaggedTensor) -> None:
