@@ -39,7 +39,9 @@ def bench_preparation(tsv: str, rows: int, work: str) -> Dict[str, Any]:
 
     ours_dir = os.path.join(work, "prepared")
     ours = _time(
-        lambda: prepare(["criteo", tsv, "--output", ours_dir, "--quiet", "--checksum", "sha256"])
+        lambda: prepare(
+            ["criteo", tsv, "--output", ours_dir, "--quiet", "--checksum", "sha256"]
+        )
     )
     npy = os.path.join(work, "npy")
     os.makedirs(npy, exist_ok=True)
@@ -82,17 +84,23 @@ def bench_loader(dataset_dir: str, batch_size: int) -> Dict[str, Any]:
     }
 
 
-def bench_training(dataset_dir: str, batch_size: int, steps: int, precision: str) -> Dict[str, Any]:
+def bench_training(
+    dataset_dir: str, batch_size: int, steps: int, precision: str
+) -> Dict[str, Any]:
     """The trainer's step rate on batches already in memory (DLRM_DLF defaults)."""
     from torchrec_dlf.training.distributed import destroy_distributed, init_distributed
     from torchrec_dlf.training.model_factory import ModelConfig
-    from torchrec_dlf.training.trainer import Trainer, TrainConfig
+    from torchrec_dlf.training.trainer import TrainConfig, Trainer
 
     ctx = init_distributed("cpu")
     try:
-        config = TrainConfig(batch_size=batch_size, dense_precision=precision, print_progress=False)
+        config = TrainConfig(
+            batch_size=batch_size, dense_precision=precision, print_progress=False
+        )
         trainer = Trainer(ModelConfig(), config, dataset_dir, ctx)
-        batches: List[Any] = list(itertools.islice(iter(trainer.train_loader), steps + 2))
+        batches: List[Any] = list(
+            itertools.islice(iter(trainer.train_loader), steps + 2)
+        )
         trainer._train_segment(iter(batches[:2]), None)  # warm-up
         start = time.perf_counter()
         trainer._train_segment(iter(batches[2:]), None)
@@ -110,13 +118,19 @@ def bench_training(dataset_dir: str, batch_size: int, steps: int, precision: str
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], allow_abbrev=False
+    )
     p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument("--batch_size", type=int, default=4096)
     p.add_argument("--train_steps", type=int, default=20)
     p.add_argument("--output_dir", default=os.path.join("results", "bench_data"))
-    p.add_argument("--work_dir", default=None, help="scratch space (default: a temp dir)")
-    p.add_argument("--smoke", action="store_true", help="tiny run for CI: checks, no targets")
+    p.add_argument(
+        "--work_dir", default=None, help="scratch space (default: a temp dir)"
+    )
+    p.add_argument(
+        "--smoke", action="store_true", help="tiny run for CI: checks, no targets"
+    )
     args = p.parse_args()
 
     from torchrec_dlf.preprocessing.criteo_format import write_criteo_tsv
@@ -143,15 +157,21 @@ def main() -> int:
             flush=True,
         )
         training = {
-            precision: bench_training(prep["prepared_dir"], args.batch_size, args.train_steps, precision)
+            precision: bench_training(
+                prep["prepared_dir"], args.batch_size, args.train_steps, precision
+            )
             for precision in ("fp32", "bf16")
         }
         fastest = max(t["samples_per_second"] for t in training.values())
         result = {
             "schema_version": SCHEMA_VERSION,
             "benchmark": "data",
-            "host": {"machine": platform.machine(), "processor": platform.processor(),
-                     "cpus": os.cpu_count(), "python": platform.python_version()},
+            "host": {
+                "machine": platform.machine(),
+                "processor": platform.processor(),
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+            },
             "smoke": args.smoke,
             "preparation": prep,
             "loader": loader,

@@ -83,26 +83,34 @@ def _plot(result: Dict[str, Any], path: str) -> None:
     import matplotlib.pyplot as plt
 
     sweeps = result["sweeps"]
-    fig, axes = plt.subplots(1, len(sweeps), figsize=(3.6 * len(sweeps), 3.4), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(sweeps), figsize=(3.6 * len(sweeps), 3.4), squeeze=False
+    )
     for ax, (param, points) in zip(axes[0], sweeps.items()):
         for impl in ("fused_table_wise", "nn_embeddingbag"):
             for phase, style in (("forward", "-o"), ("forward_backward", "--s")):
                 xs = [p["value"] for p in points if impl in p]
-                ys = [p[impl][phase]["lookups_per_s"] / 1e6 for p in points if impl in p]
+                ys = [
+                    p[impl][phase]["lookups_per_s"] / 1e6 for p in points if impl in p
+                ]
                 ax.plot(xs, ys, style, label=f"{impl} {phase}")
         ax.set_xlabel(param)
         ax.set_ylabel("M lookups/s")
         if param in ("batch_size", "rows"):
             ax.set_xscale("log")
     axes[0][0].legend(fontsize=6)
-    fig.suptitle(f"embedding lookups on {result['host']['device']} ({result['world_size']} rank(s))")
+    fig.suptitle(
+        f"embedding lookups on {result['host']['device']} ({result['world_size']} rank(s))"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], allow_abbrev=False
+    )
     p.add_argument("--preset", choices=sorted(PRESETS), default="default")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="cpu")
     p.add_argument("--output_dir", default=os.path.join("results", "bench_embeddings"))
@@ -120,12 +128,18 @@ def main() -> int:
             print(*a, flush=True)
 
     try:
-        limits = {"copy": copy_bandwidth(device), "random_gather": random_gather_bandwidth(device, dim=base.dim)}
+        limits = {
+            "copy": copy_bandwidth(device),
+            "random_gather": random_gather_bandwidth(device, dim=base.dim),
+        }
         say(
             f"[bench_embeddings] copy {limits['copy']['bytes_per_s'] / 1e9:.1f} GB/s, random row "
             f"gather {limits['random_gather']['bytes_per_s'] / 1e9:.1f} GB/s"
         )
-        def run(build: Callable[[], Dict[str, Any]], config: EmbeddingConfig) -> Dict[str, Any]:
+
+        def run(
+            build: Callable[[], Dict[str, Any]], config: EmbeddingConfig
+        ) -> Dict[str, Any]:
             result = measure(build(), config, device, warmup, steps, ctx.world_size)
             # Sharded modules hold reference cycles: free each configuration's tables
             # (GBs at the larger sweep points) before the next one is built.
@@ -134,19 +148,27 @@ def main() -> int:
 
         at_base: Dict[str, Any] = {}
         for sharding in SHARDINGS:
-            at_base[f"fused_{sharding}"] = run(lambda: fused_sharded(base, sharding, ctx), base)
+            at_base[f"fused_{sharding}"] = run(
+                lambda: fused_sharded(base, sharding, ctx), base
+            )
         if single:
             at_base["ebc_unsharded"] = run(lambda: unsharded_ebc(base, device), base)
-            at_base["nn_embeddingbag"] = run(lambda: plain_embedding_bags(base, device), base)
+            at_base["nn_embeddingbag"] = run(
+                lambda: plain_embedding_bags(base, device), base
+            )
         sweeps: Dict[str, List[Dict[str, Any]]] = {}
         for param, values in preset["sweeps"].items():
             sweeps[param] = []
             for value in values:
                 config = replace(base, **{param: value})
                 point: Dict[str, Any] = {"value": value}
-                point["fused_table_wise"] = run(lambda: fused_sharded(config, "table_wise", ctx), config)
+                point["fused_table_wise"] = run(
+                    lambda: fused_sharded(config, "table_wise", ctx), config
+                )
                 if single:
-                    point["nn_embeddingbag"] = run(lambda: plain_embedding_bags(config, device), config)
+                    point["nn_embeddingbag"] = run(
+                        lambda: plain_embedding_bags(config, device), config
+                    )
                 sweeps[param].append(point)
                 say(f"  swept {param}={value}")
         copy = limits["copy"]["bytes_per_s"]
@@ -159,7 +181,9 @@ def main() -> int:
             ratios["fused_vs_nn_embeddingbag_forward_backward"] = (
                 at_base["fused_table_wise"]["forward_backward"]["samples_per_s"] / plain
             )
-        largest = max(sweeps.get("batch_size", [{"value": 0}]), key=lambda p: p["value"])
+        largest = max(
+            sweeps.get("batch_size", [{"value": 0}]), key=lambda p: p["value"]
+        )
         if "fused_table_wise" in largest:
             ratios["fused_forward_fraction_of_copy_at_largest_batch"] = (
                 largest["fused_table_wise"]["forward"]["bytes_per_s"] / copy
@@ -171,7 +195,9 @@ def main() -> int:
             "preset": args.preset,
             "world_size": ctx.world_size,
             "host": {
-                "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+                "device": torch.cuda.get_device_name(device)
+                if device.type == "cuda"
+                else platform.processor() or "cpu",
                 "device_type": device.type,
                 "cpus": os.cpu_count(),
                 "threads": torch.get_num_threads(),
@@ -187,12 +213,16 @@ def main() -> int:
                 "fused_forward_fraction_of_copy_at_largest_batch": 0.5,
             },
         }
-        say(f"  {'implementation':<22}{'fwd samples/s':>15}{'fwd GB/s':>10}{'%copy':>7}"
-            f"{'f+b samples/s':>15}{'f+b p90 ms':>11}")
+        say(
+            f"  {'implementation':<22}{'fwd samples/s':>15}{'fwd GB/s':>10}{'%copy':>7}"
+            f"{'f+b samples/s':>15}{'f+b p90 ms':>11}"
+        )
         for impl, m in at_base.items():
             f, fb = m["forward"], m["forward_backward"]
-            say(f"  {impl:<22}{f['samples_per_s']:>15,.0f}{f['bytes_per_s'] / 1e9:>10.2f}"
-                f"{100 * f['fraction_of_copy']:>6.0f}%{fb['samples_per_s']:>15,.0f}{fb['p90_s'] * 1e3:>11.0f}")
+            say(
+                f"  {impl:<22}{f['samples_per_s']:>15,.0f}{f['bytes_per_s'] / 1e9:>10.2f}"
+                f"{100 * f['fraction_of_copy']:>6.0f}%{fb['samples_per_s']:>15,.0f}{fb['p90_s'] * 1e3:>11.0f}"
+            )
         for key, value in ratios.items():
             say(f"  {key}: {value:.2f}")
         if ctx.is_rank_zero:

@@ -28,13 +28,21 @@ from torchrec_dlf.benchmarks.model_throughput import ModelShape, run_models  # n
 SCHEMA_VERSION = 1
 PRESETS: Dict[str, Dict[str, Any]] = {
     # Criteo's shape with the authors' sizes (d = 64, 16 tokens per block, rank 24).
-    "criteo": dict(shape=ModelShape(4096, 26, 13, 64, (512, 256, 64)), warmup=2, steps=6),
-    "criteo_gpu": dict(shape=ModelShape(16384, 26, 13, 64, (512, 256, 64)), warmup=5, steps=20),
+    "criteo": dict(
+        shape=ModelShape(4096, 26, 13, 64, (512, 256, 64)), warmup=2, steps=6
+    ),
+    "criteo_gpu": dict(
+        shape=ModelShape(16384, 26, 13, 64, (512, 256, 64)), warmup=5, steps=20
+    ),
     # Frappe's shape (10 fields, d = 16; a constant dense input stands in for no numerics).
     "frappe": dict(shape=ModelShape(4096, 10, 1, 16, (64, 16)), warmup=2, steps=8),
-    "gpu_check": dict(shape=ModelShape(8192, 26, 13, 64, (512, 256, 64)), warmup=3, steps=10),
+    "gpu_check": dict(
+        shape=ModelShape(8192, 26, 13, 64, (512, 256, 64)), warmup=3, steps=10
+    ),
     "smoke": dict(
-        shape=ModelShape(128, 6, 3, 16, (32, 16), (64, 1), 2, 4, 4, 32, 2, 8), warmup=1, steps=2
+        shape=ModelShape(128, 6, 3, 16, (32, 16), (64, 1), 2, 4, 4, 32, 2, 8),
+        warmup=1,
+        steps=2,
     ),
 }
 
@@ -51,9 +59,18 @@ def _plot(results: Dict[str, Any], path: str) -> None:
     for ax, phase in zip(axes, ("train", "infer")):
         width = 0.8 / len(precisions)
         for i, precision in enumerate(precisions):
-            values = [results["models"][n][precision][phase]["samples_per_s"] for n in names]
-            ax.bar([x + i * width for x in range(len(names))], values, width, label=precision)
-        ax.set_xticks([x + width * (len(precisions) - 1) / 2 for x in range(len(names))])
+            values = [
+                results["models"][n][precision][phase]["samples_per_s"] for n in names
+            ]
+            ax.bar(
+                [x + i * width for x in range(len(names))],
+                values,
+                width,
+                label=precision,
+            )
+        ax.set_xticks(
+            [x + width * (len(precisions) - 1) / 2 for x in range(len(names))]
+        )
         ax.set_xticklabels(names, rotation=20)
         ax.set_ylabel("samples/s")
         ax.set_title(f"{phase} step, batch {results['shape']['batch_size']}")
@@ -65,7 +82,9 @@ def _plot(results: Dict[str, Any], path: str) -> None:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], allow_abbrev=False
+    )
     p.add_argument("--preset", choices=sorted(PRESETS), default="criteo")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     p.add_argument("--precisions", default="fp32,bf16")
@@ -95,27 +114,40 @@ def main() -> int:
     )
     for name, per_precision in models.items():
         for precision, m in per_precision.items():
-            m["train_fraction_of_peak"] = m["train_flop_per_s"] / peaks[precision]["flop_per_s"]
-            m["train_fraction_of_bf16_peak"] = m["train_flop_per_s"] / peaks["bf16"]["flop_per_s"]
-    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
+            m["train_fraction_of_peak"] = (
+                m["train_flop_per_s"] / peaks[precision]["flop_per_s"]
+            )
+            m["train_fraction_of_bf16_peak"] = (
+                m["train_flop_per_s"] / peaks["bf16"]["flop_per_s"]
+            )
+    device_name = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else platform.processor() or "cpu"
+    )
     ratios: Dict[str, float] = {}
     if "dlf" in models and "dlf_reference" in models:
         ours, ref = models["dlf"], models["dlf_reference"]
         for precision in precisions:
             ratios[f"dlf_vs_reference_train_{precision}"] = (
-                ours[precision]["train"]["samples_per_s"] / ref[precision]["train"]["samples_per_s"]
+                ours[precision]["train"]["samples_per_s"]
+                / ref[precision]["train"]["samples_per_s"]
             )
         if "dlf_released_switches" in models:
             same = models["dlf_released_switches"]
             for precision in precisions:
                 ratios[f"dlf_released_switches_vs_reference_train_{precision}"] = (
-                    same[precision]["train"]["samples_per_s"] / ref[precision]["train"]["samples_per_s"]
+                    same[precision]["train"]["samples_per_s"]
+                    / ref[precision]["train"]["samples_per_s"]
                 )
         if "bf16" in precisions and "fp32" in precisions:
             ratios["dlf_bf16_vs_reference_fp32_train"] = (
-                ours["bf16"]["train"]["samples_per_s"] / ref["fp32"]["train"]["samples_per_s"]
+                ours["bf16"]["train"]["samples_per_s"]
+                / ref["fp32"]["train"]["samples_per_s"]
             )
-            ratios["dlf_bf16_train_fraction_of_bf16_peak"] = ours["bf16"]["train_fraction_of_peak"]
+            ratios["dlf_bf16_train_fraction_of_bf16_peak"] = ours["bf16"][
+                "train_fraction_of_peak"
+            ]
     results = {
         "schema_version": SCHEMA_VERSION,
         "benchmark": "model",
@@ -133,15 +165,22 @@ def main() -> int:
         "matmul_peak": peaks,
         "models": models,
         "ratios": ratios,
-        "targets": {"dlf_vs_reference_train_fp32": 3.0, "dlf_bf16_train_fraction_of_bf16_peak": 0.4},
+        "targets": {
+            "dlf_vs_reference_train_fp32": 3.0,
+            "dlf_bf16_train_fraction_of_bf16_peak": 0.4,
+        },
     }
-    print(f"[bench_model] {device_name}, preset {args.preset}, batch {shape.batch_size}")
+    print(
+        f"[bench_model] {device_name}, preset {args.preset}, batch {shape.batch_size}"
+    )
     print(
         f"  matmul peak: fp32 {peaks['fp32']['flop_per_s'] / 1e9:,.0f} GFLOP/s, "
         f"bf16 {peaks['bf16']['flop_per_s'] / 1e9:,.0f} GFLOP/s"
     )
-    print(f"  {'model':<23}{'prec':<6}{'train/s':>11}{'p90 ms':>9}{'infer/s':>11}"
-          f"{'MFLOP/smp':>11}{'GFLOP/s':>9}{'%peak':>7}")
+    print(
+        f"  {'model':<23}{'prec':<6}{'train/s':>11}{'p90 ms':>9}{'infer/s':>11}"
+        f"{'MFLOP/smp':>11}{'GFLOP/s':>9}{'%peak':>7}"
+    )
     for name, per_precision in models.items():
         for precision, m in per_precision.items():
             print(

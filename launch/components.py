@@ -88,7 +88,8 @@ def train(
     assert role.entrypoint == "bash" and role.args[0] == "-c", role.args
     command = role.args[1]
     assert command.startswith("torchrun "), command
-    role.args[1] = f"torchrun --max-restarts {shlex.quote(str(max_retries))} " + command[
-        len("torchrun ") :
-    ]
+    role.args[1] = (
+        f"torchrun --max-restarts {shlex.quote(str(max_retries))} "
+        + command[len("torchrun ") :]
+    )
     return app

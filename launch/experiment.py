@@ -33,14 +33,19 @@ def main() -> int:
     if "--" in argv:
         cut = argv.index("--")
         argv, extra = argv[:cut], argv[cut + 1 :]
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], allow_abbrev=False)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], allow_abbrev=False
+    )
     p.add_argument("spec", help="experiment spec (JSON)")
     p.add_argument("--output_dir", required=True)
     p.add_argument("--models", default=None, help="subset of the spec's models")
     p.add_argument("--seeds", default=None, help="override the spec's seeds")
     p.add_argument("--dataset_dir", default=None, help="override the spec's dataset")
-    p.add_argument("--report_only", action="store_true",
-                   help="run nothing: tabulate the runs finished so far")
+    p.add_argument(
+        "--report_only",
+        action="store_true",
+        help="run nothing: tabulate the runs finished so far",
+    )
     args = p.parse_args(argv)
     spec = ExperimentSpec.load(args.spec)
     if args.models:
@@ -52,9 +57,13 @@ def main() -> int:
     runs = run_grid(spec, args.output_dir, extra, run_missing=not args.report_only)
     summary = summarize(spec, runs)
     paths = write_outputs(summary, spec, args.output_dir)
-    compare = [run_name(m, spec.seeds[0]) for m in ("dlf", "dlf_concat") if m in spec.models]
+    compare = [
+        run_name(m, spec.seeds[0]) for m in ("dlf", "dlf_concat") if m in spec.models
+    ]
     plot = os.path.join(args.output_dir, "gradient_norms.png")
-    if compare and plot_gradient_norms(os.path.join(args.output_dir, "runs"), compare, plot):
+    if compare and plot_gradient_norms(
+        os.path.join(args.output_dir, "runs"), compare, plot
+    ):
         print(f"[experiment] gradient norms plotted: {plot}")
     with open(paths["md"]) as f:
         print(f.read())

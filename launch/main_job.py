@@ -88,7 +88,9 @@ def main() -> int:
         done = subprocess.run(cmd, cwd=ROOT)
         metrics = os.path.join(out, kind, "metrics.json")
         if done.returncode != 0 or not os.path.isfile(metrics):
-            print(f"[main job] {kind} failed (exit {done.returncode}); logs: results/torchx")
+            print(
+                f"[main job] {kind} failed (exit {done.returncode}); logs: results/torchx"
+            )
             return 1
         with open(metrics) as f:
             result = json.load(f)
@@ -98,7 +100,9 @@ def main() -> int:
     with open(os.path.join(out, "summary.txt"), "w") as f:
         f.write(table + "\n")
     world = rows[0]["world_size"] if rows else 0
-    print(f"\n[main job] embedded default data, {world} rank(s) via TorchX {args.nodes_x_procs}")
+    print(
+        f"\n[main job] embedded default data, {world} rank(s) via TorchX {args.nodes_x_procs}"
+    )
     print(table)
     print(f"[main job] results written to {os.path.abspath(out)}")
     return 0

@@ -15,7 +15,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _worker(rank: int, world_size: int, port: int, fn: Callable, args: tuple, queue) -> None:
+def _worker(
+    rank: int, world_size: int, port: int, fn: Callable, args: tuple, queue
+) -> None:
     os.environ.update(
         MASTER_ADDR="127.0.0.1",
         MASTER_PORT=str(port),
@@ -38,7 +40,9 @@ def _worker(rank: int, world_size: int, port: int, fn: Callable, args: tuple, qu
             dist.destroy_process_group()
 
 
-def run_multiprocess(fn: Callable, world_size: int, *args: Any, timeout: float = 300) -> List[Any]:
+def run_multiprocess(
+    fn: Callable, world_size: int, *args: Any, timeout: float = 300
+) -> List[Any]:
     """``fn(rank, world_size, *args)`` on each rank; returns the results in rank order."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()

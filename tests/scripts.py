@@ -20,14 +20,28 @@ def run_script(argv: List[str], timeout: float = 600) -> subprocess.CompletedPro
     if argv and argv[0].endswith(".py"):
         argv = [sys.executable, *argv]
     return subprocess.run(
-        argv, cwd=ROOT, env=script_env(), capture_output=True, text=True, timeout=timeout
+        argv,
+        cwd=ROOT,
+        env=script_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
-def torchrun(nproc: int, argv: List[str], timeout: float = 900) -> subprocess.CompletedProcess:
+def torchrun(
+    nproc: int, argv: List[str], timeout: float = 900
+) -> subprocess.CompletedProcess:
     """``argv`` (a script and its flags) on ``nproc`` local ranks, on a free port."""
     return run_script(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
-         *argv],
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            str(nproc),
+            *argv,
+        ],
         timeout,
     )

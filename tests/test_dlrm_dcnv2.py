@@ -8,13 +8,20 @@ from torchrec_dlf.dlrm_dcnv2 import DLRM_DCNv2, ParallelDCNInteractionArch
 
 
 def _kjt() -> KeyedJaggedTensor:
-    return KeyedJaggedTensor(keys=["f1", "f2"], values=torch.tensor([1, 2, 3, 4]),
-                             lengths=torch.ones(4, dtype=torch.int32))
+    return KeyedJaggedTensor(
+        keys=["f1", "f2"],
+        values=torch.tensor([1, 2, 3, 4]),
+        lengths=torch.ones(4, dtype=torch.int32),
+    )
 
 
 def _ebc() -> EmbeddingBagCollection:
     return EmbeddingBagCollection(
-        tables=[EmbeddingBagConfig(name="t", embedding_dim=8, num_embeddings=10, feature_names=["f1", "f2"])]
+        tables=[
+            EmbeddingBagConfig(
+                name="t", embedding_dim=8, num_embeddings=10, feature_names=["f1", "f2"]
+            )
+        ]
     )
 
 
@@ -29,18 +36,24 @@ class ParallelDCNInteractionArchTest(unittest.TestCase):
         torch.testing.assert_close(out[:, 24:], arch.deep(x0))
 
     def test_no_dense_token_and_script(self) -> None:
-        arch = ParallelDCNInteractionArch(2, 8, num_dense_tokens=0, mlp_layer_sizes=[16]).eval()
+        arch = ParallelDCNInteractionArch(
+            2, 8, num_dense_tokens=0, mlp_layer_sizes=[16]
+        ).eval()
         out = arch(dense_features=torch.rand(3, 0), sparse_features=torch.rand(3, 2, 8))
         self.assertEqual(out.shape, (3, 16 + 16))
         # TorchRec's CrossNet loops over its layers: script it after fx unrolls the loop.
         scripted = torch.jit.script(torchrec.fx.symbolic_trace(arch))
         dense, sparse = torch.rand(3, 0), torch.rand(3, 2, 8)
-        torch.testing.assert_close(scripted(dense, sparse), arch(dense_features=dense, sparse_features=sparse))
+        torch.testing.assert_close(
+            scripted(dense, sparse), arch(dense_features=dense, sparse_features=sparse)
+        )
 
 
 class DLRM_DCNv2Test(unittest.TestCase):
     def test_forward_trace_and_script(self) -> None:
-        model = DLRM_DCNv2(_ebc(), 3, [8, 8], [16, 1], dcnv2_mlp_layer_sizes=[16]).eval()
+        model = DLRM_DCNv2(
+            _ebc(), 3, [8, 8], [16, 1], dcnv2_mlp_layer_sizes=[16]
+        ).eval()
         dense = torch.rand(2, 3)
         out = model(dense, _kjt())
         self.assertEqual(out.shape, (2, 1))

@@ -9,19 +9,28 @@ from torchrec_dlf.dlrm_deepfm import DeepFMInteractionArch, DLRM_DeepFM
 
 
 def _kjt() -> KeyedJaggedTensor:
-    return KeyedJaggedTensor(keys=["f1", "f2"], values=torch.tensor([1, 2, 3, 4]),
-                             lengths=torch.ones(4, dtype=torch.int32))
+    return KeyedJaggedTensor(
+        keys=["f1", "f2"],
+        values=torch.tensor([1, 2, 3, 4]),
+        lengths=torch.ones(4, dtype=torch.int32),
+    )
 
 
 def _ebc() -> EmbeddingBagCollection:
     return EmbeddingBagCollection(
-        tables=[EmbeddingBagConfig(name="t", embedding_dim=8, num_embeddings=10, feature_names=["f1", "f2"])]
+        tables=[
+            EmbeddingBagConfig(
+                name="t", embedding_dim=8, num_embeddings=10, feature_names=["f1", "f2"]
+            )
+        ]
     )
 
 
 class DeepFMInteractionArchTest(unittest.TestCase):
     def test_first_order_fm_and_deep_parts(self) -> None:
-        arch = DeepFMInteractionArch(3, 4, num_dense_tokens=1, mlp_layer_sizes=[6]).eval()
+        arch = DeepFMInteractionArch(
+            3, 4, num_dense_tokens=1, mlp_layer_sizes=[6]
+        ).eval()
         dense, sparse = torch.rand(5, 4), torch.rand(5, 3, 4)
         out = arch(dense_features=dense, sparse_features=sparse)
         self.assertEqual(out.shape, (5, 16 + 1 + 6))
@@ -29,13 +38,19 @@ class DeepFMInteractionArchTest(unittest.TestCase):
         torch.testing.assert_close(out[:, :16], tokens.flatten(1))
         # FM: sum over pairs i < j of <e_i, e_j>
         pairs = sum(
-            (tokens[:, i] * tokens[:, j]).sum(-1) for i in range(4) for j in range(i + 1, 4)
+            (tokens[:, i] * tokens[:, j]).sum(-1)
+            for i in range(4)
+            for j in range(i + 1, 4)
         )
         torch.testing.assert_close(out[:, 16], pairs)
-        torch.testing.assert_close(out[:, 17:], arch.deep.dense_module(tokens.flatten(1)))
+        torch.testing.assert_close(
+            out[:, 17:], arch.deep.dense_module(tokens.flatten(1))
+        )
 
     def test_no_dense_token(self) -> None:
-        arch = DeepFMInteractionArch(2, 8, num_dense_tokens=0, mlp_layer_sizes=[16]).eval()
+        arch = DeepFMInteractionArch(
+            2, 8, num_dense_tokens=0, mlp_layer_sizes=[16]
+        ).eval()
         out = arch(dense_features=torch.rand(3, 0), sparse_features=torch.rand(3, 2, 8))
         self.assertEqual(out.shape, (3, 16 + 1 + 16))
 
@@ -58,10 +73,16 @@ class DLRM_DeepFMTest(unittest.TestCase):
         torch.testing.assert_close(torch.jit.script(traced)(dense, _kjt()), out)
 
     def test_mlp_head_and_train_wrapper(self) -> None:
-        model = DLRMTrain(DLRM_DeepFM(_ebc(), 0, [8], [16, 1], deepfm_mlp_layer_sizes=[16]))
+        model = DLRMTrain(
+            DLRM_DeepFM(_ebc(), 0, [8], [16, 1], deepfm_mlp_layer_sizes=[16])
+        )
         from torchrec.datasets.utils import Batch
 
-        batch = Batch(dense_features=torch.rand(2, 0), sparse_features=_kjt(), labels=torch.tensor([0.0, 1.0]))
+        batch = Batch(
+            dense_features=torch.rand(2, 0),
+            sparse_features=_kjt(),
+            labels=torch.tensor([0.0, 1.0]),
+        )
         loss, (_, logits, _) = model(batch)
         loss.backward()
         self.assertEqual(logits.shape, (2,))

@@ -6,8 +6,11 @@ from torchrec import EmbeddingBagCollection, EmbeddingBagConfig, KeyedJaggedTens
 from torchrec.datasets.utils import Batch
 from torchrec.models.dlrm import DLRM, DLRMTrain, OverArch
 
-from torchrec_dlf import DLFInteractionArch, DLRM_DLF
-from torchrec_dlf.modules.numeric_tokens import EmptyDenseArch, NumericFieldEmbeddingArch
+from torchrec_dlf import DLRM_DLF, DLFInteractionArch
+from torchrec_dlf.modules.numeric_tokens import (
+    EmptyDenseArch,
+    NumericFieldEmbeddingArch,
+)
 
 D = 8
 SMALL = dict(
@@ -18,8 +21,15 @@ SMALL = dict(
 def _ebc() -> EmbeddingBagCollection:
     return EmbeddingBagCollection(
         tables=[
-            EmbeddingBagConfig(name="t1", embedding_dim=D, num_embeddings=50, feature_names=["f1", "f3"]),
-            EmbeddingBagConfig(name="t2", embedding_dim=D, num_embeddings=20, feature_names=["f2"]),
+            EmbeddingBagConfig(
+                name="t1",
+                embedding_dim=D,
+                num_embeddings=50,
+                feature_names=["f1", "f3"],
+            ),
+            EmbeddingBagConfig(
+                name="t2", embedding_dim=D, num_embeddings=20, feature_names=["f2"]
+            ),
         ]
     )
 
@@ -44,13 +54,19 @@ class DLRM_DLFTest(unittest.TestCase):
     def test_inside_dlrm_train(self) -> None:
         model = DLRMTrain(DLRM_DLF(_ebc(), 13, [20, D], [32, 1], **SMALL))
         batch = Batch(
-            dense_features=torch.rand(2, 13), sparse_features=_kjt(), labels=torch.tensor([0.0, 1.0])
+            dense_features=torch.rand(2, 13),
+            sparse_features=_kjt(),
+            labels=torch.tensor([0.0, 1.0]),
         )
         loss, (loss_detached, logits, labels) = model(batch)
         loss.backward()
         self.assertEqual(logits.shape, (2,))
         self.assertTrue(torch.isfinite(loss))
-        self.assertIsNotNone(model.model.sparse_arch.embedding_bag_collection.embedding_bags["t1"].weight.grad)
+        self.assertIsNotNone(
+            model.model.sparse_arch.embedding_bag_collection.embedding_bags[
+                "t1"
+            ].weight.grad
+        )
 
     def test_fx_trace_and_script(self) -> None:
         model = DLRM_DLF(_ebc(), 13, [20, D], [32, 1], **SMALL).eval()
@@ -70,9 +86,13 @@ class DLRM_DLFTest(unittest.TestCase):
         torch.jit.script(torchrec.fx.symbolic_trace(model.eval()))
 
     def test_per_field_numeric_tokens(self) -> None:
-        model = DLRM_DLF(_ebc(), 4, [20, D], [32, 1], dense_embedding="per_field", **SMALL)
+        model = DLRM_DLF(
+            _ebc(), 4, [20, D], [32, 1], dense_embedding="per_field", **SMALL
+        )
         self.assertIsInstance(model.dense_arch, NumericFieldEmbeddingArch)
-        self.assertEqual(model.inter_arch.layers[0].high_order.projection.shape[0], 4 + 3)
+        self.assertEqual(
+            model.inter_arch.layers[0].high_order.projection.shape[0], 4 + 3
+        )
         self.assertEqual(model(torch.rand(2, 4), _kjt()).shape, (2, 1))
 
     def test_invalid_arguments(self) -> None:

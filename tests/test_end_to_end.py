@@ -8,8 +8,8 @@ import unittest
 
 import pytest
 
-from torchrec_dlf.data.synthetic import generate, SyntheticConfig
 from tests.scripts import run_script
+from torchrec_dlf.data.synthetic import SyntheticConfig, generate
 
 SMALL_DATA = SyntheticConfig(
     train_rows=60000,
@@ -21,15 +21,24 @@ SMALL_DATA = SyntheticConfig(
     seed=5,
 )
 SMALL_MODEL = [
-    "--embedding_dim", "8",
-    "--dense_arch_layer_sizes", "32,8",
-    "--over_arch_layer_sizes", "64,1",
-    "--dlf_num_layers", "2",
-    "--dlf_tokens_per_block", "8",
-    "--dlf_rank", "8",
-    "--dlf_block_mlp_width", "128",
-    "--batch_size", "1024",
-    "--print_progress", "off",
+    "--embedding_dim",
+    "8",
+    "--dense_arch_layer_sizes",
+    "32,8",
+    "--over_arch_layer_sizes",
+    "64,1",
+    "--dlf_num_layers",
+    "2",
+    "--dlf_tokens_per_block",
+    "8",
+    "--dlf_rank",
+    "8",
+    "--dlf_block_mlp_width",
+    "128",
+    "--batch_size",
+    "1024",
+    "--print_progress",
+    "off",
 ]
 
 
@@ -48,8 +57,19 @@ class EndToEndTest(unittest.TestCase):
     def _train(self, kind: str, *extra: str) -> dict:
         out = os.path.join(self._tmp, "results")
         done = run_script(
-            ["launch/train.py", "--dataset_dir", self.data, "--interaction_type", kind,
-             "--output_dir", out, "--run_name", kind, *SMALL_MODEL, *extra]
+            [
+                "launch/train.py",
+                "--dataset_dir",
+                self.data,
+                "--interaction_type",
+                kind,
+                "--output_dir",
+                out,
+                "--run_name",
+                kind,
+                *SMALL_MODEL,
+                *extra,
+            ]
         )
         self.assertEqual(done.returncode, 0, done.stdout[-3000:] + done.stderr[-3000:])
         self.assertIn("metrics written to", done.stdout)
@@ -62,7 +82,9 @@ class EndToEndTest(unittest.TestCase):
         self.assertEqual(dlf["test"]["rows"], 10000)
         self.assertEqual(dlf["world_size"], 1)
         self.assertGreater(dlf["train_samples_per_second"], 0)
-        self.assertGreater(dlf["test"]["auc"], lr["test"]["auc"] + 0.04, (dlf["test"], lr["test"]))
+        self.assertGreater(
+            dlf["test"]["auc"], lr["test"]["auc"] + 0.04, (dlf["test"], lr["test"])
+        )
         self.assertLess(dlf["test"]["logloss"], lr["test"]["logloss"])
         self.assertEqual(len(dlf["evaluations"]), 2)
 
@@ -70,9 +92,26 @@ class EndToEndTest(unittest.TestCase):
         out = os.path.join(self._tmp, "torchx_results")
         done = run_script(
             [
-                "torchx", "run", "dist.ddp", "-j", "1x2", "--script", "launch/train.py", "--",
-                "--dataset_dir", self.data, "--interaction_type", "dlf", "--output_dir", out,
-                "--run_name", "torchx", "--limit_train_batches", "6", "--limit_val_batches", "2",
+                "torchx",
+                "run",
+                "dist.ddp",
+                "-j",
+                "1x2",
+                "--script",
+                "launch/train.py",
+                "--",
+                "--dataset_dir",
+                self.data,
+                "--interaction_type",
+                "dlf",
+                "--output_dir",
+                out,
+                "--run_name",
+                "torchx",
+                "--limit_train_batches",
+                "6",
+                "--limit_val_batches",
+                "2",
                 *SMALL_MODEL,
             ]
         )
@@ -83,5 +122,7 @@ class EndToEndTest(unittest.TestCase):
             metrics = json.load(f)
         self.assertEqual(metrics["world_size"], 2)
         self.assertEqual(metrics["steps"], 6)
-        self.assertEqual(metrics["test"]["rows"], 10000)  # full test set across both ranks
+        self.assertEqual(
+            metrics["test"]["rows"], 10000
+        )  # full test set across both ranks
         self.assertEqual(metrics["valid"]["rows"], 2 * 2 * 1024)  # 2 batches per rank

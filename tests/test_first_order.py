@@ -10,8 +10,12 @@ from torchrec_dlf.first_order import DLRM_FirstOrder, FirstOrderInteractionArch
 def _model() -> DLRM_FirstOrder:
     ebc = EmbeddingBagCollection(
         tables=[
-            EmbeddingBagConfig(name="t1", embedding_dim=4, num_embeddings=10, feature_names=["f1"]),
-            EmbeddingBagConfig(name="t2", embedding_dim=4, num_embeddings=10, feature_names=["f2"]),
+            EmbeddingBagConfig(
+                name="t1", embedding_dim=4, num_embeddings=10, feature_names=["f1"]
+            ),
+            EmbeddingBagConfig(
+                name="t2", embedding_dim=4, num_embeddings=10, feature_names=["f2"]
+            ),
         ]
     )
     return DLRM_FirstOrder(ebc, dense_in_features=3)
@@ -20,7 +24,11 @@ def _model() -> DLRM_FirstOrder:
 def _kjt(ids) -> KeyedJaggedTensor:
     # ids: [(f1 id, f2 id) per sample]
     values = torch.tensor([i for i, _ in ids] + [j for _, j in ids])
-    return KeyedJaggedTensor(keys=["f1", "f2"], values=values, lengths=torch.ones(len(values), dtype=torch.int32))
+    return KeyedJaggedTensor(
+        keys=["f1", "f2"],
+        values=values,
+        lengths=torch.ones(len(values), dtype=torch.int32),
+    )
 
 
 class FirstOrderInteractionArchTest(unittest.TestCase):
@@ -43,7 +51,9 @@ class DLRM_FirstOrderTest(unittest.TestCase):
         dense, kjt = torch.rand(2, 3), _kjt([(1, 2), (3, 4)])
         traced = torchrec.fx.symbolic_trace(model)
         torch.testing.assert_close(traced(dense, kjt), model(dense, kjt))
-        torch.testing.assert_close(torch.jit.script(traced)(dense, kjt), model(dense, kjt))
+        torch.testing.assert_close(
+            torch.jit.script(traced)(dense, kjt), model(dense, kjt)
+        )
 
     def test_parameters(self) -> None:
         model = _model()

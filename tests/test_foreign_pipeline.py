@@ -19,7 +19,9 @@ from torchrec import EmbeddingBagCollection, EmbeddingBagConfig
 from torchrec.datasets.utils import Batch
 from torchrec.distributed import DistributedModelParallel
 from torchrec.distributed.planner import EmbeddingShardingPlanner, Topology
-from torchrec.distributed.planner.storage_reservations import HeuristicalStorageReservation
+from torchrec.distributed.planner.storage_reservations import (
+    HeuristicalStorageReservation,
+)
 from torchrec.distributed.sharding_plan import get_default_sharders
 from torchrec.distributed.train_pipeline import TrainPipelineSparseDist
 from torchrec.models.dlrm import DLRM, DLRMTrain
@@ -28,9 +30,9 @@ from torchrec.optim.keyed import CombinedOptimizer, KeyedOptimizerWrapper
 from torchrec.optim.optimizers import in_backward_optimizer_filter
 from torchrec.optim.rowwise_adagrad import RowWiseAdagrad
 
+from tests.multiprocess import run_multiprocess
 from torchrec_dlf import DLRM_DLF
 from torchrec_dlf.data.batching import make_batch
-from tests.multiprocess import run_multiprocess
 
 NUM_DENSE, NUM_SPARSE = 13, 26
 KEYS = [f"cat_{i}" for i in range(NUM_SPARSE)]
@@ -55,7 +57,10 @@ def _model(kind: str, block_norm: str, config: Config) -> DLRMTrain:
     ebc = EmbeddingBagCollection(
         tables=[
             EmbeddingBagConfig(
-                name=f"t_{k}", embedding_dim=config.dim, num_embeddings=config.rows, feature_names=[k]
+                name=f"t_{k}",
+                embedding_dim=config.dim,
+                num_embeddings=config.rows,
+                feature_names=[k],
             )
             for k in KEYS
         ],
@@ -64,13 +69,23 @@ def _model(kind: str, block_norm: str, config: Config) -> DLRMTrain:
     if kind == "dot":
         return DLRMTrain(DLRM(ebc, NUM_DENSE, config.dense_arch, config.over_arch))
     size = (
-        {"dlf_num_layers": 2, "dlf_tokens_per_block": 4, "dlf_rank": 4, "dlf_block_mlp_width": 32}
+        {
+            "dlf_num_layers": 2,
+            "dlf_tokens_per_block": 4,
+            "dlf_rank": 4,
+            "dlf_block_mlp_width": 32,
+        }
         if config.small_dlf
         else {}
     )
     return DLRMTrain(
         DLRM_DLF(
-            ebc, NUM_DENSE, config.dense_arch, config.over_arch, dlf_block_norm=block_norm, **size
+            ebc,
+            NUM_DENSE,
+            config.dense_arch,
+            config.over_arch,
+            dlf_block_norm=block_norm,
+            **size,
         )
     )
 
@@ -98,13 +113,19 @@ def _dlrm_main_style(
     torch.manual_seed(0)
     device = torch.device("cpu")
     train_model = _model(kind, block_norm, config)
-    apply_optimizer_in_backward(RowWiseAdagrad, train_model.model.sparse_arch.parameters(), {"lr": lr})
+    apply_optimizer_in_backward(
+        RowWiseAdagrad, train_model.model.sparse_arch.parameters(), {"lr": lr}
+    )
     planner = EmbeddingShardingPlanner(
-        topology=Topology(local_world_size=world, world_size=world, compute_device="cpu"),
+        topology=Topology(
+            local_world_size=world, world_size=world, compute_device="cpu"
+        ),
         batch_size=max(sizes),
         storage_reservation=HeuristicalStorageReservation(percentage=0.05),
     )
-    plan = planner.collective_plan(train_model, get_default_sharders(), dist.GroupMember.WORLD)
+    plan = planner.collective_plan(
+        train_model, get_default_sharders(), dist.GroupMember.WORLD
+    )
     model = DistributedModelParallel(module=train_model, device=device, plan=plan)
     dense = KeyedOptimizerWrapper(
         dict(in_backward_optimizer_filter(model.named_parameters())),
@@ -134,8 +155,14 @@ def _dlrm_main_style(
     with torch.no_grad():
         logits = model(fixed)[1][1].numpy().copy()
     # Running statistics held by the interaction arch (BatchNorm only), flattened.
-    buffers = [b.detach().flatten() for n, b in model.named_buffers() if "inter_arch" in n and "running" in n]
-    running = torch.cat(buffers).numpy().copy() if buffers else np.zeros(0, dtype=np.float32)
+    buffers = [
+        b.detach().flatten()
+        for n, b in model.named_buffers()
+        if "inter_arch" in n and "running" in n
+    ]
+    running = (
+        torch.cat(buffers).numpy().copy() if buffers else np.zeros(0, dtype=np.float32)
+    )
     return {"losses": losses, "logits": logits, "running_stats": running}
 
 
@@ -172,13 +199,17 @@ class LargeSGDLearningRateTest(unittest.TestCase):
     """The example's plain SGD at lr 15 (20 steps of 32 per rank)."""
 
     def _assert_finite(self, kind: str, warmup: int, config: Config) -> None:
-        for rank in run_multiprocess(_dlrm_main_style, 2, kind, "layer", 15.0, warmup, [32] * 20, config):
+        for rank in run_multiprocess(
+            _dlrm_main_style, 2, kind, "layer", 15.0, warmup, [32] * 20, config
+        ):
             self.assertEqual(len(rank["losses"]), 20)
             self.assertTrue(np.isfinite(rank["losses"]).all(), rank["losses"])
             self.assertTrue(np.isfinite(rank["logits"]).all())
 
     def test_lr_15_with_warmup_stays_finite_like_dlrm(self) -> None:
-        for config, kind in itertools.product((EXAMPLE_TEST, CRITEO_LIKE), ("dot", "dlf")):
+        for config, kind in itertools.product(
+            (EXAMPLE_TEST, CRITEO_LIKE), ("dot", "dlf")
+        ):
             with self.subTest(rows=config.rows, kind=kind):
                 self._assert_finite(kind, 10, config)
 

@@ -18,14 +18,20 @@ def _arch(**kw) -> DLFInteractionArch:
 
 def _inputs(seed: int = 0, dense_tokens: int = 1):
     g = torch.Generator().manual_seed(seed)
-    return torch.randn(B, dense_tokens * D, generator=g), torch.randn(B, F, D, generator=g)
+    return torch.randn(B, dense_tokens * D, generator=g), torch.randn(
+        B, F, D, generator=g
+    )
 
 
 class DLFInteractionArchTest(unittest.TestCase):
     def test_output_width_formula(self) -> None:
         # I = n_(L+1) * D with n_(L+1) = streams * tokens_per_block.
-        for low_order, tokens, layers in itertools.product((True, False), (3, 7), (1, 3)):
-            arch = _arch(low_order=low_order, tokens_per_block=tokens, num_layers=layers)
+        for low_order, tokens, layers in itertools.product(
+            (True, False), (3, 7), (1, 3)
+        ):
+            arch = _arch(
+                low_order=low_order, tokens_per_block=tokens, num_layers=layers
+            )
             dense, sparse = _inputs()
             out = arch(dense_features=dense, sparse_features=sparse)
             expected = (3 if low_order else 2) * tokens * D
@@ -62,7 +68,9 @@ class DLFInteractionArchTest(unittest.TestCase):
             d = dense if kw.get("num_dense_tokens", 1) else torch.randn(B, 0)
             expected = arch(dense_features=d, sparse_features=sparse)
             traced = torchrec.fx.symbolic_trace(arch)
-            torch.testing.assert_close(traced(dense_features=d, sparse_features=sparse), expected)
+            torch.testing.assert_close(
+                traced(dense_features=d, sparse_features=sparse), expected
+            )
             scripted = torch.jit.script(traced)
             torch.testing.assert_close(scripted(d, sparse), expected)
             torch.testing.assert_close(torch.jit.script(arch)(d, sparse), expected)
@@ -86,7 +94,9 @@ class DLFInteractionArchTest(unittest.TestCase):
             (True, False), ("attention", "concat"), (True, False), (True, False)
         ):
             with self.subTest(low_order=low, fusion=fusion, gate=gate, activation=act):
-                arch = _arch(low_order=low, fusion=fusion, gate=gate, implicit_activation=act)
+                arch = _arch(
+                    low_order=low, fusion=fusion, gate=gate, implicit_activation=act
+                )
                 # The branch scale starts at 0 (ReZero), which blocks the streams'
                 # gradients at init; move it off zero to see every block's wiring.
                 with torch.no_grad():
@@ -126,13 +136,21 @@ class DLFInteractionArchTest(unittest.TestCase):
         for (n, pa), (_, pb) in zip(a.named_parameters(), b.named_parameters()):
             self.assertTrue(torch.equal(pa, pb), n)
         out_a = a.eval()(dense_features=dense, sparse_features=sparse)
-        self.assertTrue(torch.equal(out_a, b.eval()(dense_features=dense, sparse_features=sparse)))
-        self.assertFalse(torch.allclose(out_a, c.eval()(dense_features=dense, sparse_features=sparse)))
+        self.assertTrue(
+            torch.equal(out_a, b.eval()(dense_features=dense, sparse_features=sparse))
+        )
+        self.assertFalse(
+            torch.allclose(
+                out_a, c.eval()(dense_features=dense, sparse_features=sparse)
+            )
+        )
 
     def test_invalid_configuration(self) -> None:
         with self.assertRaisesRegex(ValueError, "num_layers"):
             _arch(num_layers=0)
         with self.assertRaisesRegex(ValueError, "token"):
-            DLFInteractionArch(num_sparse_features=0, embedding_dim=D, num_dense_tokens=0)
+            DLFInteractionArch(
+                num_sparse_features=0, embedding_dim=D, num_dense_tokens=0
+            )
         with self.assertRaisesRegex(ValueError, "divisible"):
             _arch(num_heads=3)

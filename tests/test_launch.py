@@ -13,19 +13,40 @@ from typing import List, Optional
 
 import pytest
 
-from torchrec_dlf.data.synthetic import generate, SyntheticConfig
-from torchrec_dlf.training.checkpoint import STATE_FILE
 from tests.scripts import ROOT, run_script, script_env
+from torchrec_dlf.data.synthetic import SyntheticConfig, generate
+from torchrec_dlf.training.checkpoint import STATE_FILE
 
 DATA = SyntheticConfig(
-    train_rows=24000, valid_rows=4000, test_rows=4000, num_numeric=4,
-    num_categorical=8, max_vocab=300, seed=9,
+    train_rows=24000,
+    valid_rows=4000,
+    test_rows=4000,
+    num_numeric=4,
+    num_categorical=8,
+    max_vocab=300,
+    seed=9,
 )
 MODEL = [
-    "--interaction_type", "dlf", "--embedding_dim", "8", "--dense_arch_layer_sizes", "16,8",
-    "--over_arch_layer_sizes", "32,1", "--dlf_num_layers", "2", "--dlf_tokens_per_block", "4",
-    "--dlf_rank", "4", "--dlf_block_mlp_width", "64", "--batch_size", "256",
-    "--print_progress", "off",
+    "--interaction_type",
+    "dlf",
+    "--embedding_dim",
+    "8",
+    "--dense_arch_layer_sizes",
+    "16,8",
+    "--over_arch_layer_sizes",
+    "32,1",
+    "--dlf_num_layers",
+    "2",
+    "--dlf_tokens_per_block",
+    "4",
+    "--dlf_rank",
+    "4",
+    "--dlf_block_mlp_width",
+    "64",
+    "--batch_size",
+    "256",
+    "--print_progress",
+    "off",
 ]
 
 
@@ -41,7 +62,9 @@ def _worker_pid(marker: str, rank: int) -> Optional[int]:
                 continue
             with open(f"/proc/{pid}/environ", "rb") as f:
                 env = dict(
-                    kv.split("=", 1) for kv in f.read().decode(errors="replace").split("\0") if "=" in kv
+                    kv.split("=", 1)
+                    for kv in f.read().decode(errors="replace").split("\0")
+                    if "=" in kv
                 )
             if env.get("RANK") == str(rank) and "LOCAL_RANK" in env:
                 return int(pid)
@@ -69,9 +92,25 @@ class TorchXLaunchTest(unittest.TestCase):
     def test_two_simulated_nodes_of_two(self) -> None:
         out = os.path.join(self._tmp, "2x2")
         done = run_script(
-            ["torchx", "run", "dist.ddp", "-j", "2x2", "--script", "launch/train.py", "--",
-             "--dataset_dir", self.data, "--output_dir", out, "--run_name", "run",
-             "--limit_train_batches", "10", *MODEL]
+            [
+                "torchx",
+                "run",
+                "dist.ddp",
+                "-j",
+                "2x2",
+                "--script",
+                "launch/train.py",
+                "--",
+                "--dataset_dir",
+                self.data,
+                "--output_dir",
+                out,
+                "--run_name",
+                "run",
+                "--limit_train_batches",
+                "10",
+                *MODEL,
+            ]
         )
         log = done.stdout + done.stderr
         self.assertEqual(done.returncode, 0, log[-4000:])
@@ -84,24 +123,67 @@ class TorchXLaunchTest(unittest.TestCase):
     def test_killed_rank_restarts_from_the_last_checkpoint(self) -> None:
         out = os.path.join(self._tmp, "kill")
         ckpt = os.path.join(self._tmp, "kill_ckpt")
-        args = ["--dataset_dir", self.data, "--output_dir", out, "--epochs", "2",
-                "--checkpoint_every_n_steps", "10", *MODEL]
+        args = [
+            "--dataset_dir",
+            self.data,
+            "--output_dir",
+            out,
+            "--epochs",
+            "2",
+            "--checkpoint_every_n_steps",
+            "10",
+            *MODEL,
+        ]
         reference = run_script(
-            ["torchx", "run", "launch/components.py:train", "-j", "1x2", "--",
-             *args, "--run_name", "reference", "--checkpoint_dir", os.path.join(self._tmp, "ref_ckpt")]
+            [
+                "torchx",
+                "run",
+                "launch/components.py:train",
+                "-j",
+                "1x2",
+                "--",
+                *args,
+                "--run_name",
+                "reference",
+                "--checkpoint_dir",
+                os.path.join(self._tmp, "ref_ckpt"),
+            ]
         )
-        self.assertEqual(reference.returncode, 0, (reference.stdout + reference.stderr)[-4000:])
+        self.assertEqual(
+            reference.returncode, 0, (reference.stdout + reference.stderr)[-4000:]
+        )
 
         job = subprocess.Popen(
-            ["torchx", "run", "launch/components.py:train", "-j", "1x2", "--max_retries", "1",
-             "--", *args, "--run_name", "killed", "--checkpoint_dir", ckpt],
-            cwd=ROOT, env=script_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            [
+                "torchx",
+                "run",
+                "launch/components.py:train",
+                "-j",
+                "1x2",
+                "--max_retries",
+                "1",
+                "--",
+                *args,
+                "--run_name",
+                "killed",
+                "--checkpoint_dir",
+                ckpt,
+            ],
+            cwd=ROOT,
+            env=script_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         try:
             deadline = time.time() + 300
             killed_at: List[str] = []
             while time.time() < deadline and not killed_at:
-                steps = [d for d in (os.listdir(ckpt) if os.path.isdir(ckpt) else []) if d.startswith("step_")]
+                steps = [
+                    d
+                    for d in (os.listdir(ckpt) if os.path.isdir(ckpt) else [])
+                    if d.startswith("step_")
+                ]
                 if any(int(d.split("_")[1]) >= 20 for d in steps):
                     pid = _worker_pid(ckpt, rank=1)
                     if pid is not None:
@@ -119,16 +201,28 @@ class TorchXLaunchTest(unittest.TestCase):
         killed, ref = self._metrics(out, "killed"), self._metrics(out, "reference")
         # Shown with `pytest -s`: what happened, for the record.
         print(f"\n[kill test] SIGKILL to rank 1 with checkpoints {killed_at} on disk")
-        print("\n".join(line for line in log.splitlines() if "resumed from" in line or "Job finished" in line))
+        print(
+            "\n".join(
+                line
+                for line in log.splitlines()
+                if "resumed from" in line or "Job finished" in line
+            )
+        )
         for name, m in (("reference", ref), ("killed+restarted", killed)):
-            print(f"[kill test] {name}: steps {m['steps']} test AUC {m['test']['auc']:.6f} "
-                  f"logloss {m['test']['logloss']:.6f}")
+            print(
+                f"[kill test] {name}: steps {m['steps']} test AUC {m['test']['auc']:.6f} "
+                f"logloss {m['test']['logloss']:.6f}"
+            )
         print(f"[kill test] checkpoint directory: {sorted(os.listdir(ckpt))}")
         self.assertEqual(killed["steps"], ref["steps"])
         self.assertAlmostEqual(killed["test"]["auc"], ref["test"]["auc"], delta=1e-3)
-        self.assertAlmostEqual(killed["test"]["logloss"], ref["test"]["logloss"], delta=1e-3)
+        self.assertAlmostEqual(
+            killed["test"]["logloss"], ref["test"]["logloss"], delta=1e-3
+        )
         # Every visible checkpoint is complete; nothing half-written is left behind.
         for entry in os.listdir(ckpt):
             self.assertFalse(entry.endswith(".tmp"), entry)
             if entry.startswith("step_"):
-                self.assertTrue(os.path.isfile(os.path.join(ckpt, entry, STATE_FILE)), entry)
+                self.assertTrue(
+                    os.path.isfile(os.path.join(ckpt, entry, STATE_FILE)), entry
+                )

@@ -36,7 +36,12 @@ def _train(kind: str, fusion: str, seed: int) -> float:
     torch.manual_seed(seed)
     ebc = EmbeddingBagCollection(
         tables=[
-            EmbeddingBagConfig(name=f"t{i}", embedding_dim=DIM, num_embeddings=IDS, feature_names=[f"f{i}"])
+            EmbeddingBagConfig(
+                name=f"t{i}",
+                embedding_dim=DIM,
+                num_embeddings=IDS,
+                feature_names=[f"f{i}"],
+            )
             for i in range(FIELDS)
         ]
     )
@@ -49,7 +54,9 @@ def _train(kind: str, fusion: str, seed: int) -> float:
     model.train()
     for _ in range(STEPS):
         dense, kjt, labels = _batch(generator, BATCH)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(dense, kjt).squeeze(-1), labels)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(
+            model(dense, kjt).squeeze(-1), labels
+        )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -64,7 +71,9 @@ class PairwiseInteractionTaskTest(unittest.TestCase):
     def _every_seed_learns(self, kind: str, fusion: str) -> None:
         aucs = {seed: _train(kind, fusion, seed) for seed in SEEDS}
         failed = {s: round(a, 3) for s, a in aucs.items() if a < MIN_AUC}
-        self.assertEqual(failed, {}, f"{kind}/{fusion}: seeds below AUC {MIN_AUC}: {failed}")
+        self.assertEqual(
+            failed, {}, f"{kind}/{fusion}: seeds below AUC {MIN_AUC}: {failed}"
+        )
 
     def test_dlf_attention_fusion(self) -> None:
         self._every_seed_learns("dlf", "attention")

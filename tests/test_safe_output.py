@@ -34,10 +34,13 @@ class CheckOutputTest(unittest.TestCase):
             foreign = os.path.join(d, "foreign")
             _write(os.path.join(foreign, "notes.txt"))
             with self.assertRaisesRegex(
-                OutputError, r"^--output .*/foreign: a non-empty directory this command did not write"
+                OutputError,
+                r"^--output .*/foreign: a non-empty directory this command did not write",
             ):
                 check_output(foreign, "--output", owned=lambda p: False)
-            check_output(foreign, "--output", owned=lambda p: True)  # its own earlier output
+            check_output(
+                foreign, "--output", owned=lambda p: True
+            )  # its own earlier output
             check_output(foreign, "--output", owned=lambda p: False, overwrite=True)
             check_output(os.path.join(d, "empty_or_new"), "--output")
             os.mkdir(os.path.join(d, "empty"))
@@ -48,12 +51,18 @@ class CheckOutputTest(unittest.TestCase):
             f = _write(os.path.join(d, "f"))
             with self.assertRaisesRegex(OutputError, "exists and is not a directory"):
                 check_output(f, "--output", kind="dir")
-            with self.assertRaisesRegex(OutputError, "is a directory, expected a file path"):
+            with self.assertRaisesRegex(
+                OutputError, "is a directory, expected a file path"
+            ):
                 check_output(d, "--output", kind="file")
-            with self.assertRaisesRegex(OutputError, "a file this command did not write"):
+            with self.assertRaisesRegex(
+                OutputError, "a file this command did not write"
+            ):
                 check_output(f, "--output", kind="file")
             check_output(f, "--output", kind="file", owned=lambda p: True)
-            with self.assertRaisesRegex(OutputError, "is a file, not a directory|not a directory"):
+            with self.assertRaisesRegex(
+                OutputError, "is a file, not a directory|not a directory"
+            ):
                 check_output(os.path.join(f, "below"), "--output", kind="file")
 
     def test_refuses_to_replace_an_input(self) -> None:
@@ -63,7 +72,9 @@ class CheckOutputTest(unittest.TestCase):
             link = os.path.join(d, "link")
             os.symlink(data, link)
             for out in (data, d, link):
-                with self.assertRaisesRegex(OutputError, "the output would replace the input"):
+                with self.assertRaisesRegex(
+                    OutputError, "the output would replace the input"
+                ):
                     check_output(out, "--output", owned=lambda p: True, inputs=[data])
 
     def test_writable_directory_probe_leaves_nothing(self) -> None:
@@ -75,7 +86,9 @@ class CheckOutputTest(unittest.TestCase):
                 check_writable_directory(os.path.join(d, "file"), "--output_dir")
             with self.assertRaisesRegex(OutputError, "is a file, not a directory"):
                 check_writable_directory(os.path.join(d, "file", "x"), "--output_dir")
-        with self.assertRaisesRegex(OutputError, r"^--output_dir /proc/x/y: cannot write there"):
+        with self.assertRaisesRegex(
+            OutputError, r"^--output_dir /proc/x/y: cannot write there"
+        ):
             check_writable_directory("/proc/x/y", "--output_dir")
 
 
@@ -108,13 +121,17 @@ class RemoveStaleSiblingsTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             out = os.path.join(d, "out")
             dead = subprocess.run(
-                [sys.executable, "-c",
-                 "import sys; sys.path.insert(0, sys.argv[2]);"
-                 "from torchrec_dlf.safe_output import temp_sibling;"
-                 "import os; p = temp_sibling(sys.argv[1]); os.makedirs(p);"
-                 "open(os.path.join(p, 'big'), 'w').write('x' * 1000);"
-                 "open(temp_sibling(sys.argv[1], 'spill', '.arrow'), 'w').write('y')",
-                 out, os.getcwd()],
+                [
+                    sys.executable,
+                    "-c",
+                    "import sys; sys.path.insert(0, sys.argv[2]);"
+                    "from torchrec_dlf.safe_output import temp_sibling;"
+                    "import os; p = temp_sibling(sys.argv[1]); os.makedirs(p);"
+                    "open(os.path.join(p, 'big'), 'w').write('x' * 1000);"
+                    "open(temp_sibling(sys.argv[1], 'spill', '.arrow'), 'w').write('y')",
+                    out,
+                    os.getcwd(),
+                ],
                 check=True,
             )
             self.assertEqual(dead.returncode, 0)
@@ -128,7 +145,10 @@ class RemoveStaleSiblingsTest(unittest.TestCase):
             self.assertEqual(len(removed), 2)
             self.assertEqual(
                 sorted(os.listdir(d)),
-                sorted(os.path.basename(p) for p in (mine, other_host, unrelated, user_file)),
+                sorted(
+                    os.path.basename(p)
+                    for p in (mine, other_host, unrelated, user_file)
+                ),
             )
 
 

@@ -4,13 +4,13 @@ import unittest
 import unittest.mock
 
 from torchrec_dlf.user_errors import (
+    USER_ERROR_EXIT,
     CommandLineParser,
     ConfigError,
     error_line,
     explicit_flags,
     mark_before_process_group,
     run_command,
-    USER_ERROR_EXIT,
 )
 
 
@@ -49,14 +49,19 @@ class CommandLineParserTest(unittest.TestCase):
 
     def test_explicit_flags(self) -> None:
         p = _parser()
-        self.assertEqual(explicit_flags(p, ["--epochs", "1", "--flag"]), {"epochs", "flag"})
+        self.assertEqual(
+            explicit_flags(p, ["--epochs", "1", "--flag"]), {"epochs", "flag"}
+        )
         self.assertEqual(explicit_flags(p, []), set())
 
 
 class RunCommandTest(unittest.TestCase):
     def _run(self, fn, rank: str = "0"):  # pyre-ignore[2,3]
         err = io.StringIO()
-        with unittest.mock.patch.dict("os.environ", {"RANK": rank}), contextlib.redirect_stderr(err):
+        with (
+            unittest.mock.patch.dict("os.environ", {"RANK": rank}),
+            contextlib.redirect_stderr(err),
+        ):
             code = run_command(fn)
         return code, err.getvalue()
 

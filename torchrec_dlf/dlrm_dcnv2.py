@@ -51,7 +51,9 @@ class ParallelDCNInteractionArch(nn.Module):
         self.deep = DeepMLP(self._in_features, sizes, dropout)
         self.output_dim: int = self._in_features + sizes[-1]
 
-    def forward(self, dense_features: torch.Tensor, sparse_features: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, dense_features: torch.Tensor, sparse_features: torch.Tensor
+    ) -> torch.Tensor:
         """
         Args:
             dense_features (torch.Tensor): B x (num_dense_tokens * D).
@@ -101,7 +103,9 @@ class DLRM_DCNv2(DLRM):
             placeholder_over_arch_sizes(over_arch_layer_sizes),
             dense_device,
         )
-        embedding_dim: int = embedding_bag_collection.embedding_bag_configs()[0].embedding_dim
+        embedding_dim: int = embedding_bag_collection.embedding_bag_configs()[
+            0
+        ].embedding_dim
         num_dense_tokens = single_dense_token(self, dense_in_features)
         # pyrefly: ignore[bad-assignment]
         self.inter_arch = ParallelDCNInteractionArch(

@@ -62,7 +62,9 @@ class DeepFMInteractionArch(nn.Module):
         self.fm = FieldFactorizationMachine()
         self.output_dim: int = in_features + 1 + sizes[-1]
 
-    def forward(self, dense_features: torch.Tensor, sparse_features: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, dense_features: torch.Tensor, sparse_features: torch.Tensor
+    ) -> torch.Tensor:
         """
         Args:
             dense_features (torch.Tensor): B x (num_dense_tokens * D).
@@ -73,7 +75,9 @@ class DeepFMInteractionArch(nn.Module):
         """
         tokens = sparse_features
         if self._num_dense_tokens > 0:
-            dense_tokens = dense_features.reshape(-1, self._num_dense_tokens, self._embedding_dim)
+            dense_tokens = dense_features.reshape(
+                -1, self._num_dense_tokens, self._embedding_dim
+            )
             tokens = torch.cat((dense_tokens, sparse_features), dim=1)
         return torch.cat(
             (tokens.flatten(start_dim=1), self.fm(tokens), self.deep([tokens])), dim=1
@@ -119,7 +123,9 @@ class DLRM_DeepFM(DLRM):
             placeholder_over_arch_sizes(over_arch_layer_sizes),
             dense_device,
         )
-        embedding_dim: int = embedding_bag_collection.embedding_bag_configs()[0].embedding_dim
+        embedding_dim: int = embedding_bag_collection.embedding_bag_configs()[
+            0
+        ].embedding_dim
         num_dense_tokens = single_dense_token(self, dense_in_features)
         # pyrefly: ignore[bad-assignment]
         self.inter_arch = DeepFMInteractionArch(

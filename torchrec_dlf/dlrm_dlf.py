@@ -7,7 +7,10 @@ from torchrec.models.dlrm import DLRM
 from torchrec.modules.embedding_modules import EmbeddingBagCollection
 
 from torchrec_dlf.interaction_arch import DLFInteractionArch
-from torchrec_dlf.modules.numeric_tokens import EmptyDenseArch, NumericFieldEmbeddingArch
+from torchrec_dlf.modules.numeric_tokens import (
+    EmptyDenseArch,
+    NumericFieldEmbeddingArch,
+)
 from torchrec_dlf.modules.over_arch import build_over_arch, placeholder_over_arch_sizes
 
 DENSE_EMBEDDINGS = ("mlp", "per_field")

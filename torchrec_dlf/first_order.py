@@ -38,9 +38,7 @@ class FirstOrderInteractionArch(nn.Module):
         Returns:
             torch.Tensor: B x (N + F * D).
         """
-        return torch.cat(
-            (dense_features, sparse_features.flatten(start_dim=1)), dim=1
-        )
+        return torch.cat((dense_features, sparse_features.flatten(start_dim=1)), dim=1)
 
 
 class DLRM_FirstOrder(DLRM):

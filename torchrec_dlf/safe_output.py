@@ -65,7 +65,7 @@ def remove_stale_siblings(path: str) -> List[str]:
             prefix = f".{name}.{kind}-"
             if not entry.startswith(prefix):
                 continue
-            parts = entry[len(prefix):].split("-")
+            parts = entry[len(prefix) :].split("-")
             if len(parts) < 3 or parts[0] != host or not parts[1].isdigit():
                 continue
             if _pid_alive(int(parts[1])):

@@ -84,7 +84,9 @@ class CommandLineParser(argparse.ArgumentParser):
         sys.exit(USER_ERROR_EXIT)
 
 
-def explicit_flags(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]]) -> set:
+def explicit_flags(
+    parser: argparse.ArgumentParser, argv: Optional[Sequence[str]]
+) -> set:
     """The destinations of the options given on the command line (not defaulted)."""
     shadow = argparse.Namespace()
     for action in parser._actions:

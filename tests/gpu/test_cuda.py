@@ -42,7 +42,9 @@ class DLFInteractionArchCudaTest(unittest.TestCase):
         out_cpu.square().sum().backward()
         out_gpu.square().sum().backward()
         for (name, a), (_, b) in zip(cpu.named_parameters(), gpu.named_parameters()):
-            torch.testing.assert_close(b.grad.cpu(), a.grad, rtol=1e-3, atol=1e-3, msg=name)
+            torch.testing.assert_close(
+                b.grad.cpu(), a.grad, rtol=1e-3, atol=1e-3, msg=name
+            )
 
     def test_bf16_autocast_close_to_fp32(self) -> None:
         arch = _arch().eval().cuda()
@@ -57,7 +59,9 @@ class DLFInteractionArchCudaTest(unittest.TestCase):
             low = arch(dense_features=dense, sparse_features=sparse)
         hook.remove()
         self.assertEqual(seen[0], torch.bfloat16)
-        cos = torch.nn.functional.cosine_similarity(low.float().flatten(), ref.flatten(), dim=0)
+        cos = torch.nn.functional.cosine_similarity(
+            low.float().flatten(), ref.flatten(), dim=0
+        )
         self.assertGreater(cos.item(), 0.999)
 
     def test_batch_independence_on_cuda(self) -> None:
@@ -71,19 +75,45 @@ class DLFInteractionArchCudaTest(unittest.TestCase):
         torch.testing.assert_close(out[others], out2[others], rtol=0, atol=1e-6)
 
 
-@unittest.skipUnless(HAS_TORCHREC_CUDA, "needs torchrec and the CUDA build of fbgemm-gpu")
+@unittest.skipUnless(
+    HAS_TORCHREC_CUDA, "needs torchrec and the CUDA build of fbgemm-gpu"
+)
 class TrainerCudaTest(unittest.TestCase):
     def test_train_job_on_cuda_with_nccl(self) -> None:
         with tempfile.TemporaryDirectory() as d:
             done = subprocess.run(
-                [sys.executable, "launch/train.py", "--device", "cuda", "--cache_dir", d,
-                 "--synthetic_train_rows", "20000", "--synthetic_eval_rows", "4000",
-                 "--dense_precision", "bf16", "--embedding_optimizer", "adam",
-                 "--limit_train_batches", "5", "--print_progress", "off",
-                 "--output_dir", d, "--run_name", "cuda"],
-                cwd=ROOT, capture_output=True, text=True, timeout=900,
+                [
+                    sys.executable,
+                    "launch/train.py",
+                    "--device",
+                    "cuda",
+                    "--cache_dir",
+                    d,
+                    "--synthetic_train_rows",
+                    "20000",
+                    "--synthetic_eval_rows",
+                    "4000",
+                    "--dense_precision",
+                    "bf16",
+                    "--embedding_optimizer",
+                    "adam",
+                    "--limit_train_batches",
+                    "5",
+                    "--print_progress",
+                    "off",
+                    "--output_dir",
+                    d,
+                    "--run_name",
+                    "cuda",
+                ],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=900,
             )
-            self.assertEqual(done.returncode, 0, done.stdout[-3000:] + done.stderr[-3000:])
+            self.assertEqual(
+                done.returncode, 0, done.stdout[-3000:] + done.stderr[-3000:]
+            )
             with open(os.path.join(d, "cuda", "metrics.json")) as f:
                 metrics = json.load(f)
             self.assertEqual(metrics["backend"], "nccl")

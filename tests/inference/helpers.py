@@ -7,8 +7,8 @@ import shutil
 import tempfile
 from typing import Dict, Optional
 
-from torchrec_dlf.data.synthetic import generate, SyntheticConfig
 from tests.scripts import torchrun
+from torchrec_dlf.data.synthetic import SyntheticConfig, generate
 
 _TRAINED: Optional[Dict[str, str]] = None
 
@@ -22,25 +22,65 @@ def trained_model() -> Dict[str, str]:
     atexit.register(shutil.rmtree, tmp, True)
     data = os.path.join(tmp, "data")
     generate(
-        SyntheticConfig(train_rows=12000, valid_rows=3000, test_rows=3001, num_numeric=3,
-                        num_categorical=6, max_vocab=200, seed=4),
+        SyntheticConfig(
+            train_rows=12000,
+            valid_rows=3000,
+            test_rows=3001,
+            num_numeric=3,
+            num_categorical=6,
+            max_vocab=200,
+            seed=4,
+        ),
         data,
     )
     out, ckpt = os.path.join(tmp, "results"), os.path.join(tmp, "ckpt")
     done = torchrun(
         2,
-        ["launch/train.py",
-         "--dataset_dir", data, "--interaction_type", "dlf", "--embedding_dim", "8",
-         "--dense_arch_layer_sizes", "16,8", "--over_arch_layer_sizes", "32,1",
-         "--dlf_num_layers", "2", "--dlf_tokens_per_block", "4", "--dlf_rank", "4",
-         "--dlf_block_mlp_width", "64", "--batch_size", "512", "--epochs", "1",
-         "--print_progress", "off", "--output_dir", out, "--run_name", "run",
-         "--checkpoint_dir", ckpt, "--sharding", "table_wise"],
+        [
+            "launch/train.py",
+            "--dataset_dir",
+            data,
+            "--interaction_type",
+            "dlf",
+            "--embedding_dim",
+            "8",
+            "--dense_arch_layer_sizes",
+            "16,8",
+            "--over_arch_layer_sizes",
+            "32,1",
+            "--dlf_num_layers",
+            "2",
+            "--dlf_tokens_per_block",
+            "4",
+            "--dlf_rank",
+            "4",
+            "--dlf_block_mlp_width",
+            "64",
+            "--batch_size",
+            "512",
+            "--epochs",
+            "1",
+            "--print_progress",
+            "off",
+            "--output_dir",
+            out,
+            "--run_name",
+            "run",
+            "--checkpoint_dir",
+            ckpt,
+            "--sharding",
+            "table_wise",
+        ],
     )
     if done.returncode != 0:
         raise RuntimeError(done.stdout[-3000:] + done.stderr[-3000:])
     with open(os.path.join(out, "run", "metrics.json")) as f:
         metrics = json.load(f)
-    _TRAINED = {"data": data, "ckpt": ckpt, "best": os.path.join(ckpt, "best"), "tmp": tmp,
-                "metrics": json.dumps(metrics)}
+    _TRAINED = {
+        "data": data,
+        "ckpt": ckpt,
+        "best": os.path.join(ckpt, "best"),
+        "tmp": tmp,
+        "metrics": json.dumps(metrics),
+    }
     return _TRAINED

@@ -6,18 +6,22 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
+from tests.inference.helpers import trained_model
+from tests.multiprocess import run_multiprocess
 from torchrec_dlf.data.metadata import DatasetFormatError, DatasetMetadata
 from torchrec_dlf.inference.batch_prediction import predict_split
 from torchrec_dlf.inference.checkpoint_model import check_vocabulary, read_description
 from torchrec_dlf.training.distributed import DistributedContext
 from torchrec_dlf.training.metrics import log_loss, roc_auc
-from tests.inference.helpers import trained_model
-from tests.multiprocess import run_multiprocess
 
 
-def _predict(rank: int, world: int, checkpoint: str, data: str, out: str, sharding: str):
+def _predict(
+    rank: int, world: int, checkpoint: str, data: str, out: str, sharding: str
+):
     ctx = DistributedContext(rank, world, rank, world, torch.device("cpu"), "gloo")
-    return predict_split(checkpoint, data, "test", out, ctx, batch_size=700, sharding=sharding)
+    return predict_split(
+        checkpoint, data, "test", out, ctx, batch_size=700, sharding=sharding
+    )
 
 
 class PredictSplitTest(unittest.TestCase):
@@ -38,12 +42,19 @@ class PredictSplitTest(unittest.TestCase):
         logits = torch.tensor(table.column("logit").to_numpy())
         labels = torch.tensor(table.column("label").to_numpy()).float()
         probability = table.column("probability").to_numpy()
-        np.testing.assert_allclose(probability, 1 / (1 + np.exp(-logits.numpy())), rtol=1e-6)
-        self.assertAlmostEqual(roc_auc(logits, labels), self.metrics["test"]["auc"], places=9)
-        self.assertAlmostEqual(log_loss(logits, labels), self.metrics["test"]["logloss"], places=6)
+        np.testing.assert_allclose(
+            probability, 1 / (1 + np.exp(-logits.numpy())), rtol=1e-6
+        )
+        self.assertAlmostEqual(
+            roc_auc(logits, labels), self.metrics["test"]["auc"], places=9
+        )
+        self.assertAlmostEqual(
+            log_loss(logits, labels), self.metrics["test"]["logloss"], places=6
+        )
         test_file = os.path.join(self.trained["data"], "test", "part-00000.parquet")
         np.testing.assert_array_equal(
-            table.column("label").to_numpy(), pq.read_table(test_file).column("label").to_numpy()
+            table.column("label").to_numpy(),
+            pq.read_table(test_file).column("label").to_numpy(),
         )
         self.assertFalse(os.path.exists(out + ".tmp"))
 
@@ -52,7 +63,9 @@ class PredictSplitTest(unittest.TestCase):
         meta = DatasetMetadata.read(self.trained["data"])
         check_vocabulary(description, meta)
         meta.vocab_sizes["C1"] += 1
-        with self.assertRaisesRegex(DatasetFormatError, r"vocabulary sizes differ \(C1 \d+ vs \d+\)"):
+        with self.assertRaisesRegex(
+            DatasetFormatError, r"vocabulary sizes differ \(C1 \d+ vs \d+\)"
+        ):
             check_vocabulary(description, meta)
 
     def test_not_a_checkpoint(self) -> None:

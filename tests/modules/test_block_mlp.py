@@ -13,7 +13,13 @@ class BlockMLPTest(unittest.TestCase):
         kinds = [type(m) for m in mlp.model]
         self.assertEqual(
             kinds,
-            [torch.nn.Linear, torch.nn.LayerNorm, torch.nn.ReLU, torch.nn.Dropout, torch.nn.Linear],
+            [
+                torch.nn.Linear,
+                torch.nn.LayerNorm,
+                torch.nn.ReLU,
+                torch.nn.Dropout,
+                torch.nn.Linear,
+            ],
         )
         batch = BlockMLP(12, 32, 20, norm="batch")
         self.assertIsInstance(batch.model[1], torch.nn.BatchNorm1d)
@@ -24,7 +30,9 @@ class BlockMLPTest(unittest.TestCase):
         x = torch.randn(4, 6)
         lin1, ln, _, _, lin2 = mlp.model
         h = lin1(x)
-        h = (h - h.mean(-1, keepdim=True)) / torch.sqrt(h.var(-1, unbiased=False, keepdim=True) + ln.eps)
+        h = (h - h.mean(-1, keepdim=True)) / torch.sqrt(
+            h.var(-1, unbiased=False, keepdim=True) + ln.eps
+        )
         torch.testing.assert_close(mlp(x), lin2(torch.relu(h * ln.weight + ln.bias)))
 
     def test_numerics_batch_norm_eval_mode(self) -> None:
@@ -33,7 +41,9 @@ class BlockMLPTest(unittest.TestCase):
         x = torch.randn(4, 6)
         lin1, bn, _, _, lin2 = mlp.model
         hidden = torch.relu(
-            (lin1(x) - bn.running_mean) / torch.sqrt(bn.running_var + bn.eps) * bn.weight
+            (lin1(x) - bn.running_mean)
+            / torch.sqrt(bn.running_var + bn.eps)
+            * bn.weight
             + bn.bias
         )
         torch.testing.assert_close(mlp(x), lin2(hidden))
@@ -47,7 +57,9 @@ class BlockMLPTest(unittest.TestCase):
         # Per sample: the same row scores the same alone and inside a batch.
         batch = torch.cat([one, torch.randn(5, 6)])
         torch.testing.assert_close(mlp(batch)[:1], out)
-        with self.assertRaisesRegex(ValueError, "Expected more than 1 value per channel"):
+        with self.assertRaisesRegex(
+            ValueError, "Expected more than 1 value per channel"
+        ):
             BlockMLP(6, 8, 3, norm="batch").train()(one)
 
     def test_unknown_norm(self) -> None:

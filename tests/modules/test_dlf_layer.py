@@ -53,7 +53,9 @@ class DLFLayerTest(unittest.TestCase):
     def test_starts_as_its_normalised_residual(self) -> None:
         layer = _layer().eval()
         tokens, base = torch.randn(2, 5, 8), torch.randn(2, 4, 8)
-        torch.testing.assert_close(layer(tokens, base), layer.norm(layer.residual(tokens)))
+        torch.testing.assert_close(
+            layer(tokens, base), layer.norm(layer.residual(tokens))
+        )
         self.assertTrue(layer.branch_scale.requires_grad)
         self.assertFalse(_layer(branch_scale=False).branch_scale.requires_grad)
 
@@ -75,15 +77,25 @@ class DLFLayerTest(unittest.TestCase):
     def test_fx_and_script_every_switch(self) -> None:
         tokens, base = torch.randn(2, 5, 8), torch.randn(2, 4, 8)
         for low, fusion, gate, act, scale, norm in itertools.product(
-            (True, False), ("attention", "concat"), (True, False), (True, False), (True, False),
+            (True, False),
+            ("attention", "concat"),
+            (True, False),
+            (True, False),
+            (True, False),
             ("layer", "batch"),
         ):
             layer = _layer(
-                low_order=low, fusion=fusion, gate=gate, implicit_activation=act,
-                branch_scale=scale, block_norm=norm,
+                low_order=low,
+                fusion=fusion,
+                gate=gate,
+                implicit_activation=act,
+                branch_scale=scale,
+                block_norm=norm,
             ).eval()
             with torch.no_grad():
                 layer.branch_scale.fill_(0.5)
             expected = layer(tokens, base)
-            torch.testing.assert_close(torchrec.fx.symbolic_trace(layer)(tokens, base), expected)
+            torch.testing.assert_close(
+                torchrec.fx.symbolic_trace(layer)(tokens, base), expected
+            )
             torch.testing.assert_close(torch.jit.script(layer)(tokens, base), expected)

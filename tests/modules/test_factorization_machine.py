@@ -10,7 +10,9 @@ class FieldFactorizationMachineTest(unittest.TestCase):
     def test_sum_of_field_pair_inner_products(self) -> None:
         tokens = torch.randn(4, 5, 3)
         expected = sum(
-            (tokens[:, i] * tokens[:, j]).sum(-1) for i in range(5) for j in range(i + 1, 5)
+            (tokens[:, i] * tokens[:, j]).sum(-1)
+            for i in range(5)
+            for j in range(i + 1, 5)
         )
         out = FieldFactorizationMachine()(tokens)
         self.assertEqual(out.shape, (4, 1))

@@ -51,8 +51,12 @@ class FactorizedInteractionBlockTest(unittest.TestCase):
     def test_fx_and_script(self) -> None:
         block = _block().eval()
         left, right = torch.randn(2, 3, 4), torch.randn(2, 5, 4)
-        torch.testing.assert_close(torchrec.fx.symbolic_trace(block)(left, right), block(left, right))
-        torch.testing.assert_close(torch.jit.script(block)(left, right), block(left, right))
+        torch.testing.assert_close(
+            torchrec.fx.symbolic_trace(block)(left, right), block(left, right)
+        )
+        torch.testing.assert_close(
+            torch.jit.script(block)(left, right), block(left, right)
+        )
 
     def test_gradients_reach_every_parameter(self) -> None:
         block = _block()
@@ -63,4 +67,6 @@ class FactorizedInteractionBlockTest(unittest.TestCase):
 
     def test_single_token_edge_case(self) -> None:
         block = _block(num_left_tokens=1, num_right_tokens=1, num_output_tokens=1)
-        self.assertEqual(block(torch.rand(3, 1, 4), torch.rand(3, 1, 4)).shape, (3, 1, 4))
+        self.assertEqual(
+            block(torch.rand(3, 1, 4), torch.rand(3, 1, 4)).shape, (3, 1, 4)
+        )

@@ -17,7 +17,9 @@ class GatedResidualTest(unittest.TestCase):
     def test_projection_when_sizes_differ(self) -> None:
         residual = GatedResidual(6, 9, 4, gate=False)
         x = torch.randn(2, 6, 4)
-        torch.testing.assert_close(residual(x), torch.einsum("on,bnd->bod", residual.projection, x))
+        torch.testing.assert_close(
+            residual(x), torch.einsum("on,bnd->bod", residual.projection, x)
+        )
 
     def test_gate_starts_half_open_and_is_per_token(self) -> None:
         residual = GatedResidual(6, 6, 4, gate=True)
@@ -34,5 +36,7 @@ class GatedResidualTest(unittest.TestCase):
             for n_out in (6, 8):
                 residual = GatedResidual(6, n_out, 4, gate=gate)
                 x = torch.randn(2, 6, 4)
-                torch.testing.assert_close(torchrec.fx.symbolic_trace(residual)(x), residual(x))
+                torch.testing.assert_close(
+                    torchrec.fx.symbolic_trace(residual)(x), residual(x)
+                )
                 torch.testing.assert_close(torch.jit.script(residual)(x), residual(x))

@@ -16,7 +16,9 @@ class NumericFieldEmbeddingArchTest(unittest.TestCase):
         x = torch.randn(5, 3)
         out = arch(x).reshape(5, 3, 4)
         for i in range(3):
-            torch.testing.assert_close(out[:, i], x[:, i : i + 1] * arch.weight[i] + arch.bias[i])
+            torch.testing.assert_close(
+                out[:, i], x[:, i : i + 1] * arch.weight[i] + arch.bias[i]
+            )
 
     def test_fx_and_script(self) -> None:
         arch = NumericFieldEmbeddingArch(3, 4)
@@ -30,7 +32,9 @@ class EmptyDenseArchTest(unittest.TestCase):
         arch = EmptyDenseArch()
         self.assertEqual(arch(torch.rand(4, 0)).shape, (4, 0))
         self.assertEqual(torch.jit.script(arch)(torch.rand(4, 2)).shape, (4, 0))
-        self.assertEqual(torchrec.fx.symbolic_trace(arch)(torch.rand(4, 0)).shape, (4, 0))
+        self.assertEqual(
+            torchrec.fx.symbolic_trace(arch)(torch.rand(4, 0)).shape, (4, 0)
+        )
 
 
 class SingleDenseTokenTest(unittest.TestCase):

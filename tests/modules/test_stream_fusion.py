@@ -11,7 +11,9 @@ from torchrec_dlf.modules.stream_fusion import (
 )
 
 
-def _reference_block(block: StreamAttentionBlock, queries, tokens, stream_of_token, heads):
+def _reference_block(
+    block: StreamAttentionBlock, queries, tokens, stream_of_token, heads
+):
     """Per-sample multi-head attention written out with explicit softmax."""
     d = queries.shape[-1]
     dh = d // heads
@@ -32,7 +34,9 @@ def _reference_block(block: StreamAttentionBlock, queries, tokens, stream_of_tok
 class StreamAttentionBlockTest(unittest.TestCase):
     def test_numerics_against_explicit_attention(self) -> None:
         torch.manual_seed(0)
-        block = StreamAttentionBlock(num_query_tokens=3, num_streams=2, embedding_dim=8, num_heads=2)
+        block = StreamAttentionBlock(
+            num_query_tokens=3, num_streams=2, embedding_dim=8, num_heads=2
+        )
         queries, tokens = torch.randn(2, 3, 8), torch.randn(2, 7, 8)
         stream_of_token = torch.tensor([0, 0, 0, 1, 1, 1, 1])
         torch.testing.assert_close(
@@ -83,7 +87,9 @@ class NetworkAwareAttentionFusionTest(unittest.TestCase):
     def test_fx_and_script(self) -> None:
         naf = NetworkAwareAttentionFusion([2, 3], embedding_dim=8).eval()
         streams = [torch.randn(2, 2, 8), torch.randn(2, 3, 8)]
-        torch.testing.assert_close(torchrec.fx.symbolic_trace(naf)(streams), naf(streams))
+        torch.testing.assert_close(
+            torchrec.fx.symbolic_trace(naf)(streams), naf(streams)
+        )
         torch.testing.assert_close(torch.jit.script(naf)(streams), naf(streams))
 
 
@@ -91,4 +97,6 @@ class ConcatFusionTest(unittest.TestCase):
     def test_concat(self) -> None:
         streams = [torch.randn(2, 2, 4), torch.randn(2, 3, 4)]
         torch.testing.assert_close(ConcatFusion()(streams), torch.cat(streams, dim=1))
-        torch.testing.assert_close(torch.jit.script(ConcatFusion())(streams), torch.cat(streams, dim=1))
+        torch.testing.assert_close(
+            torch.jit.script(ConcatFusion())(streams), torch.cat(streams, dim=1)
+        )

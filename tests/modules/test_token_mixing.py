@@ -11,7 +11,9 @@ class TokenMixingBlockTest(unittest.TestCase):
         torch.manual_seed(0)
         block = TokenMixingBlock(5, 3, 4, activation=False)
         x = torch.randn(2, 5, 4)
-        torch.testing.assert_close(block(x), torch.einsum("on,bnd->bod", block.weight, x))
+        torch.testing.assert_close(
+            block(x), torch.einsum("on,bnd->bod", block.weight, x)
+        )
         self.assertFalse(block.bias.requires_grad)
 
     def test_activated_numerics(self) -> None:

@@ -16,7 +16,9 @@ AVAZU_HEADER = (
 ).split(",")
 
 
-def write_text(path: str, lines: Iterable[str], eol: str = "\n", final_newline: bool = True) -> str:
+def write_text(
+    path: str, lines: Iterable[str], eol: str = "\n", final_newline: bool = True
+) -> str:
     """Writes ``lines`` joined by ``eol`` (bytes exactly as given)."""
     body = eol.join(lines)
     if final_newline:
@@ -34,7 +36,9 @@ def write_bytes(path: str, data: bytes) -> str:
 
 def read_split(directory: str, split: str) -> pa.Table:
     meta = DatasetMetadata.read(directory)
-    return pa.concat_tables([pq.read_table(p) for p in split_files(directory, meta, split)])
+    return pa.concat_tables(
+        [pq.read_table(p) for p in split_files(directory, meta, split)]
+    )
 
 
 def vocabulary(values: Iterable[str], min_count: int = 1) -> Dict[str, int]:

@@ -4,10 +4,6 @@ import unittest
 
 import pyarrow as pa
 
-from torchrec_dlf.preprocessing.avazu import avazu_plan, AvazuHourParser
-from torchrec_dlf.preprocessing.errors import BadRowError, PreparationError
-from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions
-from torchrec_dlf.preprocessing.preparation import prepare, PreparationResult
 from tests.preprocessing.helpers import (
     AVAZU_HEADER,
     avazu_rows,
@@ -17,9 +13,15 @@ from tests.preprocessing.helpers import (
     write_text,
 )
 from tests.shared_data import shared_data
+from torchrec_dlf.preprocessing.avazu import AvazuHourParser, avazu_plan
+from torchrec_dlf.preprocessing.errors import BadRowError, PreparationError
+from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions
+from torchrec_dlf.preprocessing.preparation import PreparationResult, prepare
 
 
-def run(split: SplitOptions, out: str, **options) -> PreparationResult:  # pyre-ignore[2]
+def run(
+    split: SplitOptions, out: str, **options
+) -> PreparationResult:  # pyre-ignore[2]
     return prepare(avazu_plan(split, CommonOptions(**options)), out)
 
 
@@ -44,7 +46,8 @@ class AvazuHourParserTest(unittest.TestCase):
         ]:
             self.assertIsNone(p.parse(pa.array([b"14102100", value])), value)
             self.assertEqual(
-                p.problem(value), ("bad hour", f"{value.decode()!r} is not an hour YYMMDDHH")
+                p.problem(value),
+                ("bad hour", f"{value.decode()!r} is not an hour YYMMDDHH"),
             )
         self.assertIsNone(p.problem(b"16022900"))  # 2016 was a leap year
 
@@ -54,8 +57,12 @@ class AvazuSampleTest(unittest.TestCase):
         path = shared_data("samples", "avazu_sample.txt")
         with tempfile.TemporaryDirectory() as d:
             out = os.path.join(d, "avazu")
-            meta = run(SplitOptions(inputs=[path], ratios=(1.0, 0.0, 0.0)), out).metadata
-            self.assertEqual((meta.splits["train"].rows, meta.splits["train"].positives), (100, 20))
+            meta = run(
+                SplitOptions(inputs=[path], ratios=(1.0, 0.0, 0.0)), out
+            ).metadata
+            self.assertEqual(
+                (meta.splits["train"].rows, meta.splits["train"].positives), (100, 20)
+            )
             # A share of 0 asks for no split (the API allows it, the command line not).
             self.assertEqual(sorted(meta.splits), ["train"])
             self.assertEqual(meta.categorical[:4], ["hour", "weekday", "weekend", "C1"])
@@ -66,9 +73,13 @@ class AvazuSampleTest(unittest.TestCase):
             table = read_split(out, "train")
             # min_count 2 (Avazu's default): values seen once are out of vocabulary.
             site = vocabulary((r[5] for r in rows), min_count=2)
-            self.assertEqual(column(table, "site_id"), [site.get(r[5], 0) for r in rows])
+            self.assertEqual(
+                column(table, "site_id"), [site.get(r[5], 0) for r in rows]
+            )
             hours = vocabulary((r[2][6:] for r in rows), min_count=2)
-            self.assertEqual(column(table, "hour"), [hours.get(r[2][6:], 0) for r in rows])
+            self.assertEqual(
+                column(table, "hour"), [hours.get(r[2][6:], 0) for r in rows]
+            )
             self.assertEqual(meta.options["vocabulary"]["min_count"], 2)
 
 
@@ -97,7 +108,8 @@ class AvazuGeneratedTest(unittest.TestCase):
         }
         meta = run(SplitOptions(kind="given", **files), self.out, min_count=1).metadata
         self.assertEqual(
-            {k: v.rows for k, v in meta.splits.items()}, {"train": 200, "valid": 50, "test": 50}
+            {k: v.rows for k, v in meta.splits.items()},
+            {"train": 200, "valid": 50, "test": 50},
         )
         weekday = vocabulary(
             str((int(r[2][4:6]) - 20) % 7) for r in rows[:200]
@@ -116,7 +128,8 @@ class AvazuGeneratedTest(unittest.TestCase):
         with self.assertRaises(BadRowError) as ctx:
             run(SplitOptions(inputs=[path]), self.out)
         self.assertEqual(
-            str(ctx.exception), f"'14103200' is not an hour YYMMDDHH ({path}:4, field hour)"
+            str(ctx.exception),
+            f"'14103200' is not an hour YYMMDDHH ({path}:4, field hour)",
         )
         broken[2][2] = rows[2][2]
         broken[3][1] = "yes"
@@ -124,15 +137,19 @@ class AvazuGeneratedTest(unittest.TestCase):
         with self.assertRaises(BadRowError) as ctx:
             run(SplitOptions(inputs=[path]), self.out)
         self.assertEqual(
-            str(ctx.exception), f"'yes' is not a label (expected 0, 1) ({path}:5, field click)"
+            str(ctx.exception),
+            f"'yes' is not a label (expected 0, 1) ({path}:5, field click)",
         )
 
     def test_header_problems(self) -> None:
-        path = write_text(os.path.join(self.dir, "a.csv"), ["id,label,hour,C1", "1,0,14102100,a"])
+        path = write_text(
+            os.path.join(self.dir, "a.csv"), ["id,label,hour,C1", "1,0,14102100,a"]
+        )
         with self.assertRaises(PreparationError) as ctx:
             run(SplitOptions(inputs=[path]), self.out)
         self.assertEqual(
-            str(ctx.exception), f"{path}: the header has no ['click'] column (is this Avazu data?)"
+            str(ctx.exception),
+            f"{path}: the header has no ['click'] column (is this Avazu data?)",
         )
         with self.assertRaisesRegex(PreparationError, "Avazu has no numeric fields"):
             run(SplitOptions(inputs=[path]), self.out, numeric="log")

@@ -140,7 +140,9 @@ def bars(*replaced: str, base: Sequence[str] = BARS, at: int = 2) -> bytes:
     return lines(*rows)
 
 
-def bars_args(train: str = "train.csv", test: str = "test.csv", *more: str) -> List[str]:
+def bars_args(
+    train: str = "train.csv", test: str = "test.csv", *more: str
+) -> List[str]:
     return [
         "bars",
         "--train",
@@ -160,7 +162,9 @@ def bars_args(train: str = "train.csv", test: str = "test.csv", *more: str) -> L
 def criteo_row(i: int, **fields: str) -> str:
     values = [str(i % 2)] + [str(i % 7 + j) for j in range(13)]
     values += [f"{(i * 2654435761 + j * 40503) % 2**32:08x}"[:8] for j in range(26)]
-    names = ["label"] + [f"I{j}" for j in range(1, 14)] + [f"C{j}" for j in range(1, 27)]
+    names = (
+        ["label"] + [f"I{j}" for j in range(1, 14)] + [f"C{j}" for j in range(1, 27)]
+    )
     for name, value in fields.items():
         values[names.index(name)] = value
     return "\t".join(values)
@@ -266,7 +270,10 @@ CASES: List[Case] = [
     Case(
         "float32_overflow_none",
         "1",
-        files(train_csv=bars("1,1e39,a", base=BARS_NUMERIC), test_csv=bars(base=BARS_NUMERIC)),
+        files(
+            train_csv=bars("1,1e39,a", base=BARS_NUMERIC),
+            test_csv=bars(base=BARS_NUMERIC),
+        ),
         bars_args() + ["--numeric_columns", "n", "--numeric", "none"],
         2,
         "error: '1e39' is out of range (stored as float32, |x| <= 3.403e+38) "
@@ -285,7 +292,8 @@ CASES: List[Case] = [
         "float32_overflow_skipped",
         "1",
         files(
-            train_csv=bars("1,-1e39,a", base=BARS_NUMERIC), test_csv=bars(base=BARS_NUMERIC)
+            train_csv=bars("1,-1e39,a", base=BARS_NUMERIC),
+            test_csv=bars(base=BARS_NUMERIC),
         ),
         bars_args() + ["--numeric_columns", "n", "--on_bad_row", "skip"],
         0,
@@ -518,7 +526,10 @@ CASES: List[Case] = [
         files(train_csv=bars("1,a,x", "0,\udcff\udcfe,y,z"), test_csv=lines(*BARS)),
         bars_args() + ["--on_bad_row", "skip"],
         0,
-        stdout=["  1 x wrong number of fields", "  expected 3 fields, found 4 ({d}/train.csv:3)"],
+        stdout=[
+            "  1 x wrong number of fields",
+            "  expected 3 fields, found 4 ({d}/train.csv:3)",
+        ],
     ),
     Case(
         "wrong_count_invalid_utf8",
@@ -624,11 +635,14 @@ CASES: List[Case] = [
         "large_untransformed_numeric_warns",
         "9",
         files(
-            train_csv=bars("1,1500000,a", base=BARS_NUMERIC), test_csv=bars(base=BARS_NUMERIC)
+            train_csv=bars("1,1500000,a", base=BARS_NUMERIC),
+            test_csv=bars(base=BARS_NUMERIC),
         ),
         bars_args() + ["--numeric_columns", "n"],
         0,
-        warnings=["warning: numeric field n reaches 1.5e+06 untransformed; consider --numeric log"],
+        warnings=[
+            "warning: numeric field n reaches 1.5e+06 untransformed; consider --numeric log"
+        ],
         check=numeric_range_is("n", 1.0, 1500000.0),
     ),
     Case(
@@ -741,7 +755,14 @@ CASES: List[Case] = [
         "vocabulary_from_missing",
         "other",
         files(train_txt=criteo_file(40)),
-        ["criteo", "{d}/train.txt", "--vocabulary_from", "{d}/nope", "--output", "{d}/out"],
+        [
+            "criteo",
+            "{d}/train.txt",
+            "--vocabulary_from",
+            "{d}/nope",
+            "--output",
+            "{d}/out",
+        ],
         2,
         "error: --vocabulary_from {d}/nope: no such directory",
     ),
@@ -767,7 +788,9 @@ def tree_digest(root: str, exclude: Sequence[str] = ()) -> Dict[str, str]:
                 with open(path, "rb") as f:
                     out[rel] = hashlib.sha256(f.read()).hexdigest()
         for name in dirs:
-            out.setdefault(os.path.relpath(os.path.join(parent, name), root) + "/", "dir")
+            out.setdefault(
+                os.path.relpath(os.path.join(parent, name), root) + "/", "dir"
+            )
     return out
 
 
@@ -806,8 +829,13 @@ def run_case(case: Case, repo: str, d: str) -> Outcome:
     command = _command(repo, case.argv, d)
     if case.kill is None:
         done = subprocess.run(
-            command, cwd=repo, capture_output=True, text=True, timeout=TIMEOUT_S,
-            env=_environment(), errors="backslashreplace",
+            command,
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+            env=_environment(),
+            errors="backslashreplace",
         )
         outcome = Outcome(done.returncode, done.stdout, done.stderr)
     else:
@@ -820,7 +848,9 @@ def run_case(case: Case, repo: str, d: str) -> Outcome:
     stderr = [line for line in outcome.stderr.splitlines() if line.strip()]
     if case.stderr is not None:
         if len(stderr) != 1 or not _line_matches(case.stderr, stderr[0], d):
-            problems.append(f"stderr {stderr[:3]}, expected [{_fill(case.stderr, d)!r}]")
+            problems.append(
+                f"stderr {stderr[:3]}, expected [{_fill(case.stderr, d)!r}]"
+            )
     elif case.kill is None and stderr != [_fill(w, d) for w in case.warnings]:
         problems.append(f"stderr {stderr[:3]}, expected {list(case.warnings)}")
     stdout = outcome.stdout.splitlines()
@@ -842,9 +872,15 @@ def run_case(case: Case, repo: str, d: str) -> Outcome:
     wrote_output = succeeded or case.rerun is not None
     after = tree_digest(d, exclude=[OUTPUT] if wrote_output else [])
     if wrote_output:
-        before = {k: v for k, v in before.items() if not k.startswith(OUTPUT + "/") and k != OUTPUT}
+        before = {
+            k: v
+            for k, v in before.items()
+            if not k.startswith(OUTPUT + "/") and k != OUTPUT
+        }
     if after != before:
-        changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        changed = sorted(
+            k for k in set(before) | set(after) if before.get(k) != after.get(k)
+        )
         problems.append(f"files changed: {changed[:4]}")
     return outcome
 
@@ -852,15 +888,22 @@ def run_case(case: Case, repo: str, d: str) -> Outcome:
 def _run_killed(case: Case, command: List[str], repo: str, d: str) -> Outcome:
     """Starts the command, signals it once a temporary appears, then checks what is left."""
     process = subprocess.Popen(
-        command, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=_environment(), errors="backslashreplace",
+        command,
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_environment(),
+        errors="backslashreplace",
     )
     problems: List[str] = []
     deadline = time.monotonic() + TIMEOUT_S
     while not temporaries(d) and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
     if process.poll() is not None:
-        problems.append("finished before any temporary appeared (make the input larger)")
+        problems.append(
+            "finished before any temporary appeared (make the input larger)"
+        )
     else:
         time.sleep(0.2)  # well inside the preparation
         process.send_signal(case.kill)
@@ -881,11 +924,18 @@ def _run_killed(case: Case, command: List[str], repo: str, d: str) -> Outcome:
     if not left:
         problems.append("SIGKILL left nothing to clean up (the case proves nothing)")
     again = subprocess.run(
-        _command(repo, case.rerun, d), cwd=repo, capture_output=True, text=True,
-        timeout=TIMEOUT_S, env=_environment(), errors="backslashreplace",
+        _command(repo, case.rerun, d),
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        env=_environment(),
+        errors="backslashreplace",
     )
     if again.returncode != 0 or "Traceback" in again.stderr:
-        problems.append(f"the next run failed: {again.returncode} {again.stderr.strip()[:200]}")
+        problems.append(
+            f"the next run failed: {again.returncode} {again.stderr.strip()[:200]}"
+        )
     still = temporaries(d)
     if still:
         problems.append(f"the next run left {[os.path.basename(p) for p in still]}")
@@ -919,13 +969,17 @@ def describe(case: Case, outcome: Outcome, width: int = 100) -> str:
     elif case.argv[-1] == "--help":
         what = "help printed"
     elif outcome.status == 0 and case.kill is None:
-        skips = [x.strip() for x in outcome.stdout.splitlines() if re.match(r"  \d+ x ", x)]
+        skips = [
+            x.strip() for x in outcome.stdout.splitlines() if re.match(r"  \d+ x ", x)
+        ]
         what = "; ".join(["prepared"] + skips + stderr[:1])
     elif case.kill is not None:
         what = outcome.first_line or "killed, no message"
     else:
         what = outcome.first_line or "(no message)"
-    verdict = "ok" if not outcome.problems else "WRONG: " + _short(outcome.problems[0], 70)
+    verdict = (
+        "ok" if not outcome.problems else "WRONG: " + _short(outcome.problems[0], 70)
+    )
     return f"{outcome.status}: {_short(what, width)} [{verdict}]"
 
 
@@ -934,7 +988,9 @@ def print_table(repo: str) -> int:
     print("case | item | exit status | first stderr line | verdict")
     for case, outcome in zip(CASES, outcomes):
         first = _TMP.sub("", outcome.first_line)
-        verdict = "ok" if not outcome.problems else "WRONG: " + "; ".join(outcome.problems)
+        verdict = (
+            "ok" if not outcome.problems else "WRONG: " + "; ".join(outcome.problems)
+        )
         print(f"{case.name} | {case.item} | {outcome.status} | {first} | {verdict}")
     return 0 if all(not o.problems for o in outcomes) else 1
 
@@ -985,10 +1041,18 @@ def test_the_corpus_covers_every_item() -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--table", action="store_true", help="run every case, print a table")
-    parser.add_argument("--repo", default=ROOT, help="checkout whose datasets/prepare.py runs")
-    parser.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"), help="before/after table")
-    parser.add_argument("--markdown", default=None, help="write the --compare table here")
+    parser.add_argument(
+        "--table", action="store_true", help="run every case, print a table"
+    )
+    parser.add_argument(
+        "--repo", default=ROOT, help="checkout whose datasets/prepare.py runs"
+    )
+    parser.add_argument(
+        "--compare", nargs=2, metavar=("OLD", "NEW"), help="before/after table"
+    )
+    parser.add_argument(
+        "--markdown", default=None, help="write the --compare table here"
+    )
     parser.add_argument("--only", default=None, help="regex of case names to run")
     args = parser.parse_args(argv)
     if args.only:

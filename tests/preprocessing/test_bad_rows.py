@@ -7,9 +7,15 @@ from torchrec_dlf.preprocessing.errors import BadRowError
 
 class BadRowTest(unittest.TestCase):
     def test_message_names_file_line_and_field(self) -> None:
-        row = BadRow("train.txt", 1234, bad_rows.NOT_A_NUMBER, "'abc' is not a number", "I5")
-        self.assertEqual(row.message(), "'abc' is not a number (train.txt:1234, field I5)")
-        row = BadRow("t.txt", 3, bad_rows.WRONG_FIELD_COUNT, "expected 40 fields, found 39")
+        row = BadRow(
+            "train.txt", 1234, bad_rows.NOT_A_NUMBER, "'abc' is not a number", "I5"
+        )
+        self.assertEqual(
+            row.message(), "'abc' is not a number (train.txt:1234, field I5)"
+        )
+        row = BadRow(
+            "t.txt", 3, bad_rows.WRONG_FIELD_COUNT, "expected 40 fields, found 39"
+        )
         self.assertEqual(row.message(), "expected 40 fields, found 39 (t.txt:3)")
 
     def test_show_value(self) -> None:
@@ -23,7 +29,13 @@ class BadRowLogTest(unittest.TestCase):
     def rows(self):  # pyre-ignore[3]
         return [
             BadRow("f", 2, bad_rows.EMPTY_LINE, "empty line"),
-            BadRow("f", 5, bad_rows.BAD_LABEL, "'2' is not a label (expected 0, 1)", "label"),
+            BadRow(
+                "f",
+                5,
+                bad_rows.BAD_LABEL,
+                "'2' is not a label (expected 0, 1)",
+                "label",
+            ),
             BadRow("f", 9, bad_rows.EMPTY_LINE, "empty line"),
         ]
 

@@ -2,12 +2,18 @@ import os
 import tempfile
 import unittest
 
+from tests.preprocessing.helpers import (
+    column,
+    read_split,
+    vocabulary,
+    write_bytes,
+    write_text,
+)
+from tests.shared_data import shared_data
 from torchrec_dlf.preprocessing.bars import bars_plan
 from torchrec_dlf.preprocessing.errors import BadRowError, PreparationError
 from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions
-from torchrec_dlf.preprocessing.preparation import prepare, PreparationResult
-from tests.preprocessing.helpers import column, read_split, vocabulary, write_bytes, write_text
-from tests.shared_data import shared_data
+from torchrec_dlf.preprocessing.preparation import PreparationResult, prepare
 
 FRAPPE_FIELDS = [
     "user",
@@ -23,7 +29,9 @@ FRAPPE_FIELDS = [
 ]
 
 
-def run(files, out, numeric_columns=(), **options) -> PreparationResult:  # pyre-ignore[2]
+def run(
+    files, out, numeric_columns=(), **options
+) -> PreparationResult:  # pyre-ignore[2]
     split = SplitOptions(kind="given", **files)
     return prepare(bars_plan(split, CommonOptions(**options), numeric_columns), out)
 
@@ -38,7 +46,9 @@ class FrappeTest(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls) -> None:
-        cls.files = {s: shared_data("frappe_x1", f"{s}.csv") for s in ("train", "valid", "test")}
+        cls.files = {
+            s: shared_data("frappe_x1", f"{s}.csv") for s in ("train", "valid", "test")
+        }
         cls._tmp = tempfile.TemporaryDirectory()
         cls.out = os.path.join(cls._tmp.name, "frappe_x1")
         cls.result = run(cls.files, cls.out, name="frappe_x1")
@@ -71,12 +81,17 @@ class FrappeTest(unittest.TestCase):
             },
         )
         self.assertEqual(meta.source["bad_rows"], {})
-        self.assertEqual([f["lines"] for f in meta.source["files"]], [202027, 57722, 28860])
+        self.assertEqual(
+            [f["lines"] for f in meta.source["files"]], [202027, 57722, 28860]
+        )
 
     def test_rows_checked_against_the_csv_text(self) -> None:
         train = csv_lines(self.files["train"])
         self.assertEqual(train[0], ["label"] + FRAPPE_FIELDS)
-        vocabs = {f: vocabulary(r[j + 1] for r in train[1:]) for j, f in enumerate(FRAPPE_FIELDS)}
+        vocabs = {
+            f: vocabulary(r[j + 1] for r in train[1:])
+            for j, f in enumerate(FRAPPE_FIELDS)
+        }
         for split in ("train", "valid", "test"):
             lines = train if split == "train" else csv_lines(self.files[split])
             table = read_split(self.out, split)
@@ -85,11 +100,14 @@ class FrappeTest(unittest.TestCase):
                 self.assertEqual(column(table.slice(row, 1), "label"), [int(raw[0])])
                 for j, f in enumerate(FRAPPE_FIELDS):
                     self.assertEqual(
-                        table.column(f)[row].as_py(), vocabs[f].get(raw[j + 1], 0), (split, row, f)
+                        table.column(f)[row].as_py(),
+                        vocabs[f].get(raw[j + 1], 0),
+                        (split, row, f),
                     )
         # By hand: valid line 2 is "1,266,1244,5042,...": its user 266 is a train value.
         self.assertEqual(
-            read_split(self.out, "valid").column("user")[0].as_py(), vocabs["user"]["266"]
+            read_split(self.out, "valid").column("user")[0].as_py(),
+            vocabs["user"]["266"],
         )
 
     def test_unseen_values_get_id_zero(self) -> None:
@@ -125,7 +143,9 @@ class BarsTest(unittest.TestCase):
         self.assertEqual(column(read_split(self.out, "train"), "n"), [5.0, 0.0, 30.0])
         self.assertEqual(column(read_split(self.out, "train"), "f"), [1, 2, 1])
         self.assertEqual(column(read_split(self.out, "valid"), "f"), [0])
-        meta = run(self.files, self.out, numeric_columns=["n"], numeric="bucket").metadata
+        meta = run(
+            self.files, self.out, numeric_columns=["n"], numeric="bucket"
+        ).metadata
         self.assertEqual((meta.numeric, meta.categorical), ([], ["f", "n"]))
         # train buckets: 5 -> "2", "" -> "", 30 -> "11"; ids by count then value: "" < "11" < "2".
         self.assertEqual(column(read_split(self.out, "train"), "n"), [3, 1, 2])
@@ -145,13 +165,21 @@ class BarsTest(unittest.TestCase):
             f"order: expected ['label', 'f', 'n'], found ['label', 'n', 'f']",
         )
         write_text(self.files["test"], ["label,f", "1,a"])
-        with self.assertRaisesRegex(PreparationError, r"header differs .*: missing \['n'\]"):
+        with self.assertRaisesRegex(
+            PreparationError, r"header differs .*: missing \['n'\]"
+        ):
             run(self.files, self.out)
 
     def test_no_label_or_unknown_numeric_column(self) -> None:
-        with self.assertRaisesRegex(PreparationError, "the header has no label column 'click'"):
+        with self.assertRaisesRegex(
+            PreparationError, "the header has no label column 'click'"
+        ):
             prepare(
-                bars_plan(SplitOptions(kind="given", **self.files), CommonOptions(), label="click"),
+                bars_plan(
+                    SplitOptions(kind="given", **self.files),
+                    CommonOptions(),
+                    label="click",
+                ),
                 self.out,
             )
         with self.assertRaisesRegex(
@@ -164,17 +192,23 @@ class BarsTest(unittest.TestCase):
         with self.assertRaises(BadRowError) as ctx:
             run(self.files, self.out)
         self.assertEqual(
-            str(ctx.exception), f"invalid UTF-8 in '\\\\xe9' ({self.files['valid']}:3, field f)"
+            str(ctx.exception),
+            f"invalid UTF-8 in '\\\\xe9' ({self.files['valid']}:3, field f)",
         )
-        self.assertEqual(sorted(os.listdir(self.dir)), ["test.csv", "train.csv", "valid.csv"])
+        self.assertEqual(
+            sorted(os.listdir(self.dir)), ["test.csv", "train.csv", "valid.csv"]
+        )
 
     def test_wrong_field_count_and_empty_line_skipped(self) -> None:
         write_text(
-            self.files["train"], ["label,f,n", "1,a,5", "1,a", "", "0,b,1,2", "0,a,3"], eol="\r\n"
+            self.files["train"],
+            ["label,f,n", "1,a,5", "1,a", "", "0,b,1,2", "0,a,3"],
+            eol="\r\n",
         )
         result = run(self.files, self.out, on_bad_row="skip")
         self.assertEqual(
-            result.bad_rows.counts_by_reason(), {"empty line": 1, "wrong number of fields": 2}
+            result.bad_rows.counts_by_reason(),
+            {"empty line": 1, "wrong number of fields": 2},
         )
         self.assertEqual(
             [r.message() for r in result.bad_rows.examples],

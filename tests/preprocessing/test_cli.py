@@ -9,18 +9,18 @@ import tempfile
 import time
 import unittest
 
+from tests.preprocessing.helpers import write_text
+from tests.shared_data import shared_data
 from torchrec_dlf.preprocessing.cli import (
+    TERMINATED_EXIT,
+    Terminated,
     build_parser,
     main,
     parse_args,
     run,
     sigterm_unwinds,
-    Terminated,
-    TERMINATED_EXIT,
 )
 from torchrec_dlf.preprocessing.criteo_format import write_criteo_tsv
-from tests.preprocessing.helpers import write_text
-from tests.shared_data import shared_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "datasets", "prepare.py")
@@ -49,10 +49,19 @@ class PrepareScriptTest(unittest.TestCase):
                 text=True,
             )
             self.assertEqual(done.returncode, 0, done.stderr)
-            self.assertIn("prepared 'criteo': 13 numeric, 26 categorical fields", done.stdout)
+            self.assertIn(
+                "prepared 'criteo': 13 numeric, 26 categorical fields", done.stdout
+            )
             self.assertTrue(os.path.isfile(os.path.join(out, "metadata.json")))
             failed = subprocess.run(
-                [sys.executable, SCRIPT, "criteo", os.path.join(d, "nope"), "--output", out],
+                [
+                    sys.executable,
+                    SCRIPT,
+                    "criteo",
+                    os.path.join(d, "nope"),
+                    "--output",
+                    out,
+                ],
                 cwd=ROOT,
                 capture_output=True,
                 text=True,
@@ -66,7 +75,9 @@ class PrepareScriptTest(unittest.TestCase):
 
 class CliTest(unittest.TestCase):
     def test_frappe_command(self) -> None:
-        files = [shared_data("frappe_x1", f"{s}.csv") for s in ("train", "valid", "test")]
+        files = [
+            shared_data("frappe_x1", f"{s}.csv") for s in ("train", "valid", "test")
+        ]
         with tempfile.TemporaryDirectory() as d:
             lines = []
             out = os.path.join(d, "frappe_x1")
@@ -95,7 +106,9 @@ class CliTest(unittest.TestCase):
     def test_skip_summary_is_printed(self) -> None:
         with tempfile.TemporaryDirectory() as d:
             good = ["1,a", "0,b"] * 20  # enough rows for every split
-            path = write_text(os.path.join(d, "t.csv"), ["y,c", "1,a", "2,b", "0", "1,a"] + good)
+            path = write_text(
+                os.path.join(d, "t.csv"), ["y,c", "1,a", "2,b", "0", "1,a"] + good
+            )
             schema = os.path.join(d, "s.json")
             with open(schema, "w") as f:
                 json.dump({"label": "y", "categorical": ["c"]}, f)
@@ -153,7 +166,9 @@ class CliTest(unittest.TestCase):
                 ["criteo", "x", "--output", "o", "--min_count", "2", "--hash_size", "3"]
             )
         with self.assertRaises(SystemExit):
-            build_parser().parse_args(["avazu", "x", "--output", "o", "--numeric", "log"])
+            build_parser().parse_args(
+                ["avazu", "x", "--output", "o", "--numeric", "log"]
+            )
 
     def test_options_that_vocabulary_from_supplies(self) -> None:
         # Needed without --vocabulary_from, taken from its metadata with it.
@@ -173,7 +188,11 @@ class CliTest(unittest.TestCase):
                 with contextlib.redirect_stdout(out), self.assertRaises(SystemExit):
                     parser.parse_args([source, "--help"])
                 text = " ".join(out.getvalue().split())
-                for default in ("(default: 8,1,1)", "(default: 4194304)", "(default: error)"):
+                for default in (
+                    "(default: 8,1,1)",
+                    "(default: 4194304)",
+                    "(default: error)",
+                ):
                     self.assertIn(default, text)
 
 
@@ -190,6 +209,10 @@ class SigtermTest(unittest.TestCase):
         # A bad command restores it too, and exits 2 with one line.
         err = io.StringIO()
         with contextlib.redirect_stderr(err):
-            self.assertEqual(main(["criteo", "/nonexistent/x.txt", "--output", "/tmp/o"]), 2)
-        self.assertEqual(err.getvalue(), "error: /nonexistent/x.txt: input file does not exist\n")
+            self.assertEqual(
+                main(["criteo", "/nonexistent/x.txt", "--output", "/tmp/o"]), 2
+            )
+        self.assertEqual(
+            err.getvalue(), "error: /nonexistent/x.txt: input file does not exist\n"
+        )
         self.assertIs(signal.getsignal(signal.SIGTERM), previous)

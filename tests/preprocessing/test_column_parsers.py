@@ -4,7 +4,8 @@ from typing import List, Optional
 
 import numpy as np
 import pyarrow as pa
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from torchrec_dlf.preprocessing import bad_rows
 from torchrec_dlf.preprocessing.column_parsers import (
@@ -51,11 +52,15 @@ class LabelParserTest(unittest.TestCase):
         self.assertEqual(
             p.problem(b"2"), (bad_rows.BAD_LABEL, "'2' is not a label (expected 0, 1)")
         )
-        self.assertEqual(p.problem(b""), (bad_rows.BAD_LABEL, "'' is not a label (expected 0, 1)"))
+        self.assertEqual(
+            p.problem(b""), (bad_rows.BAD_LABEL, "'' is not a label (expected 0, 1)")
+        )
 
     def test_label_map(self) -> None:
         p = LabelParser("y", {"-1": 0, "+1": 1, "1": 1})
-        self.assertEqual(p.parse(arrow([b"-1", b"+1", b"1"]))["label"].tolist(), [0, 1, 1])
+        self.assertEqual(
+            p.parse(arrow([b"-1", b"+1", b"1"]))["label"].tolist(), [0, 1, 1]
+        )
         self.assertIsNone(p.parse(arrow([b"0"])))
         with self.assertRaises(ValueError):
             LabelParser("y", {"a": 2})
@@ -64,19 +69,27 @@ class LabelParserTest(unittest.TestCase):
     @given(value_blocks)
     def test_fast_and_slow_agree(self, values: List[Optional[bytes]]) -> None:
         p = LabelParser("label")
-        self.assertEqual(p.parse(arrow(values)) is None, any(p.problem(v) for v in values))
+        self.assertEqual(
+            p.parse(arrow(values)) is None, any(p.problem(v) for v in values)
+        )
 
 
 class NumericParserTest(unittest.TestCase):
     def test_numbers_and_missing(self) -> None:
         p = NumericParser("I1", "none")
-        out = p.parse(arrow([b"1", b"", b"-2.5", b"1e3", b"260.0", b".5", b"007"]))["I1"]
+        out = p.parse(arrow([b"1", b"", b"-2.5", b"1e3", b"260.0", b".5", b"007"]))[
+            "I1"
+        ]
         np.testing.assert_allclose(out, [1, 0, -2.5, 1000, 260, 0.5, 7])
         self.assertEqual(out.dtype, np.float32)
 
     def test_log(self) -> None:
-        out = NumericParser("I1", "log").parse(arrow([b"", b"-3", b"0", b"1", b"99"]))["I1"]
-        np.testing.assert_allclose(out, [0, 0, 0, math.log(2), math.log(100)], rtol=1e-6)
+        out = NumericParser("I1", "log").parse(arrow([b"", b"-3", b"0", b"1", b"99"]))[
+            "I1"
+        ]
+        np.testing.assert_allclose(
+            out, [0, 0, 0, math.log(2), math.log(100)], rtol=1e-6
+        )
 
     def test_bucket_is_categorical(self) -> None:
         p = NumericParser("I1", "bucket")
@@ -99,7 +112,9 @@ class NumericParserTest(unittest.TestCase):
 
     @settings(max_examples=150, deadline=None)
     @given(value_blocks, st.sampled_from(["log", "bucket", "none"]))
-    def test_fast_and_slow_agree(self, values: List[Optional[bytes]], transform: str) -> None:
+    def test_fast_and_slow_agree(
+        self, values: List[Optional[bytes]], transform: str
+    ) -> None:
         p = NumericParser("I1", transform)
         out = p.parse(arrow(values))
         self.assertEqual(out is None, any(p.problem(v) for v in values))
@@ -110,7 +125,9 @@ class NumericParserTest(unittest.TestCase):
             expected = ["" if math.isnan(x) else bucket_of(x) for x in numbers]
             self.assertEqual(out["I1"].to_pylist(), expected)
         elif transform == "none":
-            np.testing.assert_allclose(out["I1"], np.nan_to_num(np.array(numbers, np.float32)))
+            np.testing.assert_allclose(
+                out["I1"], np.nan_to_num(np.array(numbers, np.float32))
+            )
         else:
             ref = [0.0 if math.isnan(x) else math.log1p(max(x, 0.0)) for x in numbers]
             np.testing.assert_allclose(out["I1"], np.array(ref, np.float32), rtol=1e-6)
@@ -118,7 +135,9 @@ class NumericParserTest(unittest.TestCase):
 
 class CategoricalParserTest(unittest.TestCase):
     def test_values_empty_and_absent(self) -> None:
-        out = CategoricalParser("C1").parse(arrow([b"a", b"", None, "é".encode()]))["C1"]
+        out = CategoricalParser("C1").parse(arrow([b"a", b"", None, "é".encode()]))[
+            "C1"
+        ]
         self.assertEqual(out.to_pylist(), ["a", "", None, "é"])
 
     def test_invalid_utf8(self) -> None:
@@ -137,19 +156,31 @@ class CategoricalParserTest(unittest.TestCase):
             self.assertIsNone(p.parse(arrow([value])))
             self.assertEqual(
                 p.problem(value),
-                (bad_rows.NOT_A_HEX_HASH, f"{value.decode()!r} is not an 8-digit hex hash"),
+                (
+                    bad_rows.NOT_A_HEX_HASH,
+                    f"{value.decode()!r} is not an 8-digit hex hash",
+                ),
             )
 
     @settings(max_examples=60, deadline=None)
     @given(value_blocks, st.booleans())
-    def test_fast_and_slow_agree(self, values: List[Optional[bytes]], hex_hash: bool) -> None:
+    def test_fast_and_slow_agree(
+        self, values: List[Optional[bytes]], hex_hash: bool
+    ) -> None:
         p = CategoricalParser("C1", hex_hash=hex_hash)
-        self.assertEqual(p.parse(arrow(values)) is None, any(p.problem(v) for v in values))
+        self.assertEqual(
+            p.parse(arrow(values)) is None, any(p.problem(v) for v in values)
+        )
 
     @settings(max_examples=40, deadline=None)
     @given(
-        st.lists(st.sampled_from([b"", b"0123abcd", b"ffffffff", b"0000000g", b"123"]), min_size=1)
+        st.lists(
+            st.sampled_from([b"", b"0123abcd", b"ffffffff", b"0000000g", b"123"]),
+            min_size=1,
+        )
     )
     def test_hex_fast_and_slow_agree(self, values: List[bytes]) -> None:
         p = CategoricalParser("C1", hex_hash=True)
-        self.assertEqual(p.parse(arrow(values)) is None, any(p.problem(v) for v in values))
+        self.assertEqual(
+            p.parse(arrow(values)) is None, any(p.problem(v) for v in values)
+        )

@@ -8,17 +8,18 @@ import unittest
 from typing import List
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from tests.preprocessing.helpers import column, read_split, vocabulary, write_text
 from torchrec_dlf.data.metadata import DatasetMetadata
 from torchrec_dlf.preprocessing.criteo import criteo_plan
 from torchrec_dlf.preprocessing.criteo_format import write_criteo_tsv
 from torchrec_dlf.preprocessing.errors import BadRowError, PreparationError
 from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions
-from torchrec_dlf.preprocessing.preparation import prepare, PreparationResult
+from torchrec_dlf.preprocessing.preparation import PreparationResult, prepare
 from torchrec_dlf.preprocessing.row_split import row_uniforms
 from torchrec_dlf.preprocessing.stable_hash import fnv1a_64_of
-from tests.preprocessing.helpers import column, read_split, vocabulary, write_text
 
 ROWS = 3000
 
@@ -28,7 +29,9 @@ def run(
 ) -> PreparationResult:  # pyre-ignore[2]
     split_keys = {"train", "valid", "test", "seed", "ratios"}
     split = SplitOptions(
-        kind=kind, inputs=inputs, **{k: v for k, v in options.items() if k in split_keys}
+        kind=kind,
+        inputs=inputs,
+        **{k: v for k, v in options.items() if k in split_keys},
     )
     common = CommonOptions(**{k: v for k, v in options.items() if k not in split_keys})
     return prepare(criteo_plan(split, common), out)
@@ -53,11 +56,17 @@ class CriteoGeneratedTest(unittest.TestCase):
         cls._tmp.cleanup()
 
     def test_round_trip_of_every_row(self) -> None:
-        splits = np.searchsorted([0.8, 0.9], row_uniforms(11, np.arange(ROWS)), side="right")
+        splits = np.searchsorted(
+            [0.8, 0.9], row_uniforms(11, np.arange(ROWS)), side="right"
+        )
         train = [r for r, s in zip(self.rows, splits) if s == 0]
-        vocabs = [vocabulary([r[14 + j] for r in train], min_count=2) for j in range(26)]
+        vocabs = [
+            vocabulary([r[14 + j] for r in train], min_count=2) for j in range(26)
+        ]
         meta = self.result.metadata
-        self.assertEqual(meta.vocab_sizes, {f"C{j + 1}": len(vocabs[j]) + 1 for j in range(26)})
+        self.assertEqual(
+            meta.vocab_sizes, {f"C{j + 1}": len(vocabs[j]) + 1 for j in range(26)}
+        )
         for code, name in enumerate(["train", "valid", "test"]):
             table = read_split(self.out, name)
             rows = [r for r, s in zip(self.rows, splits) if s == code]
@@ -65,7 +74,9 @@ class CriteoGeneratedTest(unittest.TestCase):
             self.assertEqual(column(table, "label"), [int(r[0]) for r in rows])
             for j in range(13):
                 expected = [math.log1p(max(float(r[1 + j] or 0), 0.0)) for r in rows]
-                np.testing.assert_allclose(column(table, f"I{j + 1}"), expected, rtol=1e-6)
+                np.testing.assert_allclose(
+                    column(table, f"I{j + 1}"), expected, rtol=1e-6
+                )
             for j in range(26):
                 expected = [vocabs[j].get(r[14 + j], 0) for r in rows]
                 self.assertEqual(column(table, f"C{j + 1}"), expected)
@@ -91,13 +102,19 @@ class CriteoGeneratedTest(unittest.TestCase):
         self.assertEqual(options["source"], "criteo")
         self.assertEqual(options["numeric_transform"], "log")
         self.assertEqual(
-            options["fields"]["I1"], {"kind": "numeric", "column": "I1", "transform": "log"}
+            options["fields"]["I1"],
+            {"kind": "numeric", "column": "I1", "transform": "log"},
         )
         self.assertEqual(options["fields"]["C1"]["kind"], "categorical")
         self.assertEqual(options["vocabulary"]["min_count"], 2)
         self.assertEqual(
             options["split"],
-            {"kind": "random", "ratios": [0.8, 0.1, 0.1], "seed": 11, "hash": "splitmix64"},
+            {
+                "kind": "random",
+                "ratios": [0.8, 0.1, 0.1],
+                "seed": 11,
+                "hash": "splitmix64",
+            },
         )
         self.assertEqual(meta.numeric, [f"I{i}" for i in range(1, 14)])
         self.assertEqual(meta.categorical, [f"C{i}" for i in range(1, 27)])
@@ -124,7 +141,9 @@ class CriteoGeneratedTest(unittest.TestCase):
         meta = run([self.path], out, seed=11, hash_size=97).metadata
         self.assertEqual(set(meta.vocab_sizes.values()), {98})
         table = read_split(out, "train")
-        train = [r for r, s in zip(self.rows, row_uniforms(11, np.arange(ROWS)) < 0.8) if s]
+        train = [
+            r for r, s in zip(self.rows, row_uniforms(11, np.arange(ROWS)) < 0.8) if s
+        ]
         expected = [1 + fnv1a_64_of(r[14].encode()) % 97 for r in train]
         self.assertEqual(column(table, "C1"), expected)
         self.assertEqual(meta.options["vocabulary"]["hash_size"], 97)
@@ -146,14 +165,18 @@ class CriteoSplitsTest(unittest.TestCase):
         out = os.path.join(self.dir, "out")
         meta = run(list(reversed(paths)), out, kind="day", min_count=1).metadata
         self.assertEqual(
-            {k: v.rows for k, v in meta.splits.items()}, {"train": 90, "valid": 16, "test": 15}
+            {k: v.rows for k, v in meta.splits.items()},
+            {"train": 90, "valid": 16, "test": 15},
         )
         with open(paths[2]) as f:
             last = [line.split("\t") for line in f]
-        self.assertEqual(column(read_split(out, "test"), "label"), [int(r[0]) for r in last[16:]])
+        self.assertEqual(
+            column(read_split(out, "test"), "label"), [int(r[0]) for r in last[16:]]
+        )
         self.assertEqual(meta.options["split"]["last_day_lines"], 31)
         self.assertEqual(
-            [f["path"] for f in meta.source["files"]], [os.path.abspath(p) for p in paths]
+            [f["path"] for f in meta.source["files"]],
+            [os.path.abspath(p) for p in paths],
         )
 
     def test_given_split(self) -> None:
@@ -161,18 +184,25 @@ class CriteoSplitsTest(unittest.TestCase):
         for i, split in enumerate(["train", "valid", "test"]):
             names[split] = os.path.join(self.dir, f"{split}.txt")
             write_criteo_tsv(names[split], 30 + i, seed=i)
-        meta = run([], os.path.join(self.dir, "out"), kind="given", min_count=1, **names).metadata
+        meta = run(
+            [], os.path.join(self.dir, "out"), kind="given", min_count=1, **names
+        ).metadata
         self.assertEqual(
-            {k: v.rows for k, v in meta.splits.items()}, {"train": 30, "valid": 31, "test": 32}
+            {k: v.rows for k, v in meta.splits.items()},
+            {"train": 30, "valid": 31, "test": 32},
         )
 
     def test_split_option_errors(self) -> None:
         out = os.path.join(self.dir, "out")
         path = os.path.join(self.dir, "t.txt")
         write_criteo_tsv(path, 5)
-        with self.assertRaisesRegex(PreparationError, "a given split needs --train and --test"):
+        with self.assertRaisesRegex(
+            PreparationError, "a given split needs --train and --test"
+        ):
             run([], out, kind="given", train=path)
-        with self.assertRaisesRegex(PreparationError, "a random split needs input files"):
+        with self.assertRaisesRegex(
+            PreparationError, "a random split needs input files"
+        ):
             run([], out)
         with self.assertRaisesRegex(PreparationError, "given twice"):
             run([path, path], out)
@@ -183,7 +213,9 @@ class CriteoSplitsTest(unittest.TestCase):
 class CriteoBadInputTest(unittest.TestCase):
     """Each kind of malformed row: the exact error, or the exact skip counts."""
 
-    GOOD = "0\t1\t\t-1\t4\t5\t6\t7\t8\t9\t10\t11\t12\t13\t" + "\t".join(["05db9164", ""] * 13)
+    GOOD = "0\t1\t\t-1\t4\t5\t6\t7\t8\t9\t10\t11\t12\t13\t" + "\t".join(
+        ["05db9164", ""] * 13
+    )
 
     def setUp(self) -> None:
         self._tmp = tempfile.TemporaryDirectory()
@@ -203,7 +235,9 @@ class CriteoBadInputTest(unittest.TestCase):
         with self.assertRaises(BadRowError) as ctx:
             run([self.path], self.out, **options)
         self.assertFalse(os.path.exists(self.out))
-        self.assertEqual(os.listdir(self.dir), ["train.txt"])  # no temporary left behind
+        self.assertEqual(
+            os.listdir(self.dir), ["train.txt"]
+        )  # no temporary left behind
         return str(ctx.exception)
 
     def replaced(self, index: int, value: str) -> str:
@@ -217,12 +251,15 @@ class CriteoBadInputTest(unittest.TestCase):
 
     def test_not_a_number(self) -> None:
         self.with_line(self.replaced(5, "abc"), at=3)
-        self.assertEqual(self.error(), f"'abc' is not a number ({self.path}:3, field I5)")
+        self.assertEqual(
+            self.error(), f"'abc' is not a number ({self.path}:3, field I5)"
+        )
 
     def test_bad_label(self) -> None:
         self.with_line(self.replaced(0, "2"))
         self.assertEqual(
-            self.error(), f"'2' is not a label (expected 0, 1) ({self.path}:2, field label)"
+            self.error(),
+            f"'2' is not a label (expected 0, 1) ({self.path}:2, field label)",
         )
 
     def test_empty_line(self) -> None:
@@ -234,12 +271,15 @@ class CriteoBadInputTest(unittest.TestCase):
         lines[1] = self.replaced(2, "1").encode().replace(b"\t1\t", b"\t\xff1\t", 1)
         with open(self.path, "wb") as f:
             f.write(b"\n".join(lines) + b"\n")
-        self.assertEqual(self.error(), f"invalid UTF-8 in '\\\\xff1' ({self.path}:2, field I1)")
+        self.assertEqual(
+            self.error(), f"invalid UTF-8 in '\\\\xff1' ({self.path}:2, field I1)"
+        )
 
     def test_not_a_hex_hash(self) -> None:
         self.with_line(self.replaced(20, "hello"))
         self.assertEqual(
-            self.error(), f"'hello' is not an 8-digit hex hash ({self.path}:2, field C7)"
+            self.error(),
+            f"'hello' is not an 8-digit hex hash ({self.path}:2, field C7)",
         )
 
     def test_truncated_last_line(self) -> None:
@@ -248,14 +288,16 @@ class CriteoBadInputTest(unittest.TestCase):
         cut_in_hash = self.replaced(39, "0b153874")[:-3]  # ends inside the last field
         self.with_line(cut_in_hash, at=4, final_newline=False)
         self.assertEqual(
-            self.error(), f"'0b153' is not an 8-digit hex hash ({self.path}:4, field C26)"
+            self.error(),
+            f"'0b153' is not an 8-digit hex hash ({self.path}:4, field C26)",
         )
 
     def test_first_bad_row_wins_in_error_mode(self) -> None:
         lines = [self.GOOD, self.replaced(0, "x"), self.replaced(3, "y")]
         write_text(self.path, lines)
         self.assertEqual(
-            self.error(), f"'x' is not a label (expected 0, 1) ({self.path}:2, field label)"
+            self.error(),
+            f"'x' is not a label (expected 0, 1) ({self.path}:2, field label)",
         )
 
     def test_skip_counts_per_reason(self) -> None:
@@ -266,8 +308,19 @@ class CriteoBadInputTest(unittest.TestCase):
         lines[6] = self.GOOD + "\tx"
         lines[7] = self.replaced(0, "-1")
         write_text(self.path, lines)
-        result = run([self.path], self.out, on_bad_row="skip", ratios=(1.0, 0.0, 0.0), min_count=1)
-        expected = {"bad label": 2, "empty line": 1, "not a number": 1, "wrong number of fields": 1}
+        result = run(
+            [self.path],
+            self.out,
+            on_bad_row="skip",
+            ratios=(1.0, 0.0, 0.0),
+            min_count=1,
+        )
+        expected = {
+            "bad label": 2,
+            "empty line": 1,
+            "not a number": 1,
+            "wrong number of fields": 1,
+        }
         self.assertEqual(result.bad_rows.counts_by_reason(), expected)
         meta = result.metadata
         self.assertEqual(meta.source["bad_rows"], expected)
@@ -294,21 +347,27 @@ class CriteoBadInputTest(unittest.TestCase):
         write_text(self.path, lines)
         broken = os.path.join(self.dir, "broken")
         result = run([self.path], broken, seed=4, min_count=1, on_bad_row="skip")
-        self.assertEqual(result.bad_rows.counts_by_reason(), {"wrong number of fields": 4})
+        self.assertEqual(
+            result.bad_rows.counts_by_reason(), {"wrong number of fields": 4}
+        )
         self.assertEqual([r.line for r in result.bad_rows.examples], [1, 58, 59, 400])
         # Every good row keeps its split: the bad rows are simply missing.
-        splits = np.searchsorted([0.8, 0.9], row_uniforms(4, np.arange(400)), side="right")
+        splits = np.searchsorted(
+            [0.8, 0.9], row_uniforms(4, np.arange(400)), side="right"
+        )
         for code, name in enumerate(["train", "valid", "test"]):
             missing = sum(1 for i in (0, 57, 58, 399) if splits[i] == code)
             self.assertEqual(
-                read_split(broken, name).num_rows, clean.metadata.splits[name].rows - missing
+                read_split(broken, name).num_rows,
+                clean.metadata.splits[name].rows - missing,
             )
 
     def test_missing_and_empty_inputs(self) -> None:
         with self.assertRaises(PreparationError) as ctx:
             run([os.path.join(self.dir, "nope.txt")], self.out)
         self.assertEqual(
-            str(ctx.exception), f"{os.path.join(self.dir, 'nope.txt')}: input file does not exist"
+            str(ctx.exception),
+            f"{os.path.join(self.dir, 'nope.txt')}: input file does not exist",
         )
         write_text(self.path, [], final_newline=False)
         with self.assertRaises(PreparationError) as ctx:
@@ -367,10 +426,14 @@ class CriteoPropertyTest(unittest.TestCase):
             self.assertEqual(column(table, "label"), [int(r[0]) for r in rows])
             for j in range(13):
                 expected = [math.log1p(max(float(r[1][j] or 0), 0.0)) for r in rows]
-                np.testing.assert_allclose(column(table, f"I{j + 1}"), expected, rtol=1e-6)
+                np.testing.assert_allclose(
+                    column(table, f"I{j + 1}"), expected, rtol=1e-6
+                )
             for j in range(26):
                 vocab = vocabulary(r[2][j] for r in rows)
-                self.assertEqual(column(table, f"C{j + 1}"), [vocab[r[2][j]] for r in rows])
+                self.assertEqual(
+                    column(table, f"C{j + 1}"), [vocab[r[2][j]] for r in rows]
+                )
             bad = corrupt % len(rows)
             fields = lines[bad].split("\t")
             fields[1 + field] = "zz"
@@ -382,4 +445,6 @@ class CriteoPropertyTest(unittest.TestCase):
                 run([path], out, ratios=(1.0, 0.0, 0.0), min_count=1)
             name = f"I{field + 1}" if field < 13 else f"C{field - 12}"
             problem = "is not a number" if field < 13 else "is not an 8-digit hex hash"
-            self.assertEqual(str(ctx.exception), f"'zz' {problem} ({path}:{bad + 1}, field {name})")
+            self.assertEqual(
+                str(ctx.exception), f"'zz' {problem} ({path}:{bad + 1}, field {name})"
+            )

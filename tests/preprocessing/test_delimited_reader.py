@@ -5,17 +5,18 @@ import tempfile
 import unittest
 from typing import List
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from tests.preprocessing.helpers import write_bytes, write_text
 from torchrec_dlf.preprocessing.delimited_reader import (
-    count_lines,
     DelimitedReader,
+    count_lines,
     read_first_line,
     split_header,
     split_quoted,
 )
 from torchrec_dlf.preprocessing.errors import PreparationError
-from tests.preprocessing.helpers import write_bytes, write_text
 
 
 def read_all(reader: DelimitedReader):  # pyre-ignore[3]
@@ -23,7 +24,10 @@ def read_all(reader: DelimitedReader):  # pyre-ignore[3]
     rows, rejected = [], []
     for block in reader.blocks():
         values = [block.columns[c].to_pylist() for c in reader.columns]
-        rows += [(int(line), tuple(v[i] for v in values)) for i, line in enumerate(block.lines)]
+        rows += [
+            (int(line), tuple(v[i] for v in values))
+            for i, line in enumerate(block.lines)
+        ]
         rejected += [(r.line, r.message()) for r in block.rejected]
     return rows, rejected
 
@@ -43,7 +47,9 @@ class DelimitedReaderTest(unittest.TestCase):
             eol="\r\n",
             final_newline=False,
         )
-        reader = DelimitedReader(path, ["a", "b", "c"], ",", header=True, block_bytes=1024)
+        reader = DelimitedReader(
+            path, ["a", "b", "c"], ",", header=True, block_bytes=1024
+        )
         rows, rejected = read_all(reader)
         self.assertEqual(
             rows,
@@ -66,12 +72,16 @@ class DelimitedReaderTest(unittest.TestCase):
     def test_quotes_are_plain_characters(self) -> None:
         path = write_text(os.path.join(self.dir, "q.tsv"), ['1\t"a', 'b"\t2', "3\t4"])
         rows, rejected = read_all(DelimitedReader(path, ["x", "y"], "\t", header=False))
-        self.assertEqual([r[1] for r in rows], [(b"1", b'"a'), (b'b"', b"2"), (b"3", b"4")])
+        self.assertEqual(
+            [r[1] for r in rows], [(b"1", b'"a'), (b'b"', b"2"), (b"3", b"4")]
+        )
         self.assertEqual(rejected, [])
 
     def test_truncated_last_line(self) -> None:
         path = write_bytes(os.path.join(self.dir, "t.tsv"), b"1\t2\t3\n4\t5\t6\n7\t8")
-        rows, rejected = read_all(DelimitedReader(path, ["a", "b", "c"], "\t", header=False))
+        rows, rejected = read_all(
+            DelimitedReader(path, ["a", "b", "c"], "\t", header=False)
+        )
         self.assertEqual([r[0] for r in rows], [1, 2])
         self.assertEqual(rejected, [(3, f"expected 3 fields, found 2 ({path}:3)")])
 
@@ -79,7 +89,11 @@ class DelimitedReaderTest(unittest.TestCase):
     @given(
         st.lists(
             st.one_of(
-                st.lists(st.sampled_from(["", "a", "bb", "7", "\u00e9"]), min_size=3, max_size=3),
+                st.lists(
+                    st.sampled_from(["", "a", "bb", "7", "\u00e9"]),
+                    min_size=3,
+                    max_size=3,
+                ),
                 st.lists(st.sampled_from(["", "z"]), min_size=0, max_size=5),
             ),
             min_size=1,
@@ -95,15 +109,22 @@ class DelimitedReaderTest(unittest.TestCase):
         lines = [",".join(r) for r in rows]
         if not final_newline and lines[-1] == "":
             lines.append("a,b,c")  # a file cannot end in an unterminated empty line
-        path = write_text(os.path.join(self.dir, "h.csv"), ["a,b,c"] + lines, eol, final_newline)
-        reader = DelimitedReader(path, ["a", "b", "c"], ",", header=True, block_bytes=block_bytes)
+        path = write_text(
+            os.path.join(self.dir, "h.csv"), ["a,b,c"] + lines, eol, final_newline
+        )
+        reader = DelimitedReader(
+            path, ["a", "b", "c"], ",", header=True, block_bytes=block_bytes
+        )
         good, rejected = read_all(reader)
         expected_good, expected_bad = [], []
         for number, line in enumerate(lines, 2):
             fields = line.split(",")
             if len(fields) == 3 or line == "":
                 expected_good.append(
-                    (number, tuple(f.encode() for f in (fields if line else ["", "", ""])))
+                    (
+                        number,
+                        tuple(f.encode() for f in (fields if line else ["", "", ""])),
+                    )
                 )
             else:
                 expected_bad.append(number)
@@ -114,7 +135,9 @@ class DelimitedReaderTest(unittest.TestCase):
     def test_line_longer_than_a_block(self) -> None:
         path = write_text(os.path.join(self.dir, "l.csv"), ["1," + "x" * 5000, "2,y"])
         with self.assertRaisesRegex(PreparationError, "larger block size"):
-            read_all(DelimitedReader(path, ["a", "b"], ",", header=False, block_bytes=1024))
+            read_all(
+                DelimitedReader(path, ["a", "b"], ",", header=False, block_bytes=1024)
+            )
 
 
 class HeaderTest(unittest.TestCase):
@@ -127,13 +150,19 @@ class HeaderTest(unittest.TestCase):
             with self.assertRaisesRegex(PreparationError, "has a header but no rows"):
                 split_header(only, ",")
             twice = write_bytes(os.path.join(d, "t.csv"), b"a,b,a\n1,2,3\n")
-            with self.assertRaisesRegex(PreparationError, r"names \['a'\] more than once"):
+            with self.assertRaisesRegex(
+                PreparationError, r"names \['a'\] more than once"
+            ):
                 split_header(twice, ",")
 
     def test_count_lines(self) -> None:
         with tempfile.TemporaryDirectory() as d:
-            self.assertEqual(count_lines(write_bytes(os.path.join(d, "a"), b"1\n2\n")), 2)
-            self.assertEqual(count_lines(write_bytes(os.path.join(d, "b"), b"1\r\n2")), 2)
+            self.assertEqual(
+                count_lines(write_bytes(os.path.join(d, "a"), b"1\n2\n")), 2
+            )
+            self.assertEqual(
+                count_lines(write_bytes(os.path.join(d, "b"), b"1\r\n2")), 2
+            )
             self.assertEqual(count_lines(write_bytes(os.path.join(d, "c"), b"\n\n")), 2)
 
 
@@ -147,10 +176,17 @@ class QuotingTest(unittest.TestCase):
     def tearDown(self) -> None:
         self._tmp.cleanup()
 
-    def read(self, data: bytes, quoting: bool = True, block_bytes: int = 1 << 20):  # pyre-ignore
+    def read(
+        self, data: bytes, quoting: bool = True, block_bytes: int = 1 << 20
+    ):  # pyre-ignore
         path = write_bytes(os.path.join(self.dir, "q.csv"), data)
         reader = DelimitedReader(
-            path, ["a", "b", "c"], ",", header=True, block_bytes=block_bytes, quoting=quoting
+            path,
+            ["a", "b", "c"],
+            ",",
+            header=True,
+            block_bytes=block_bytes,
+            quoting=quoting,
         )
         rows, rejected = read_all(reader)
         return path, rows, rejected, reader.data_lines
@@ -169,11 +205,14 @@ class QuotingTest(unittest.TestCase):
         self.assertEqual(rejected, [(2, f"expected 3 fields, found 2 ({path}:2)")])
 
     def test_broken_quoting_names_the_field(self) -> None:
-        path, rows, rejected, lines = self.read(b'a,b,c\n1,"x,y\n1,2,3\n"a"b,2,3\n4,5,6')
+        path, rows, rejected, lines = self.read(
+            b'a,b,c\n1,"x,y\n1,2,3\n"a"b,2,3\n4,5,6'
+        )
         self.assertEqual([r[0] for r in rows], [3, 5])
         rule = "a quoted value must close on its line and be followed by ',' or the line end"
         self.assertEqual(
-            rejected, [(2, f"{rule} ({path}:2, field b)"), (4, f"{rule} ({path}:4, field a)")]
+            rejected,
+            [(2, f"{rule} ({path}:2, field b)"), (4, f"{rule} ({path}:4, field a)")],
         )
         self.assertEqual(lines, 4)
 
@@ -183,7 +222,9 @@ class QuotingTest(unittest.TestCase):
 
     def test_invalid_utf8_in_a_wrong_count_row(self) -> None:
         # pyarrow's invalid-row handler cannot take this row: the line check does.
-        path, rows, rejected, lines = self.read(b"a,b,c\n1,2,3\n\xff\xfe,2,3,4\n\xff,2,3\n")
+        path, rows, rejected, lines = self.read(
+            b"a,b,c\n1,2,3\n\xff\xfe,2,3,4\n\xff,2,3\n"
+        )
         self.assertEqual(rows, [(2, (b"1", b"2", b"3")), (4, (b"\xff", b"2", b"3"))])
         self.assertEqual(rejected, [(3, f"expected 3 fields, found 4 ({path}:3)")])
         self.assertEqual(lines, 3)
@@ -221,7 +262,9 @@ class QuotingTest(unittest.TestCase):
     @given(
         st.lists(
             st.lists(
-                st.sampled_from(["", "a", "b,c", 'd"e', "x y", "\u00e9"]), min_size=1, max_size=4
+                st.sampled_from(["", "a", "b,c", 'd"e', "x y", "\u00e9"]),
+                min_size=1,
+                max_size=4,
             ),
             min_size=1,
             max_size=40,
@@ -234,13 +277,19 @@ class QuotingTest(unittest.TestCase):
     ) -> None:
         buffer = io.StringIO()
         writer = csv.writer(
-            buffer, lineterminator="\n", quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL
+            buffer,
+            lineterminator="\n",
+            quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL,
         )
         writer.writerow(["a", "b", "c"])
         writer.writerows(rows)
-        path, good, rejected, lines = self.read(buffer.getvalue().encode(), True, block_bytes)
+        path, good, rejected, lines = self.read(
+            buffer.getvalue().encode(), True, block_bytes
+        )
         expected_good = [
-            (i + 2, tuple(v.encode() for v in r)) for i, r in enumerate(rows) if len(r) == 3
+            (i + 2, tuple(v.encode() for v in r))
+            for i, r in enumerate(rows)
+            if len(r) == 3
         ]
         # csv writes a row of one empty value as "" (quoted): one field, not three.
         self.assertEqual(good, expected_good)

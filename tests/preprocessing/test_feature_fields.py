@@ -2,10 +2,10 @@ import os
 import tempfile
 import unittest
 
-from torchrec_dlf.preprocessing.errors import PreparationError
-from torchrec_dlf.preprocessing.feature_fields import FeatureIndexMap, FieldRanges
 from tests.preprocessing.helpers import write_bytes, write_text
 from tests.shared_data import shared_data
+from torchrec_dlf.preprocessing.errors import PreparationError
+from torchrec_dlf.preprocessing.feature_fields import FeatureIndexMap, FieldRanges
 
 
 class FeatureIndexMapTest(unittest.TestCase):
@@ -13,15 +13,26 @@ class FeatureIndexMapTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             path = write_text(
                 os.path.join(d, "featindex.txt"),
-                ["truncate\t0", "1:other\t1", "1:mon\t2", "8:101.67.33.*\t3", "1:tue\t4"],
+                [
+                    "truncate\t0",
+                    "1:other\t1",
+                    "1:mon\t2",
+                    "8:101.67.33.*\t3",
+                    "1:tue\t4",
+                ],
             )
             m = FeatureIndexMap(path)
             self.assertEqual(m.fields, ["1", "8"])
-            self.assertEqual([m.field_of(i) for i in range(6)], [None, 0, 0, 1, 0, None])
+            self.assertEqual(
+                [m.field_of(i) for i in range(6)], [None, 0, 0, 1, 0, None]
+            )
 
     def test_errors_name_the_line(self) -> None:
         cases = [
-            (b"1:a\t1\n1:b 2\n", "f.txt:2: expected 'field:value<TAB>index', found '1:b 2'"),
+            (
+                b"1:a\t1\n1:b 2\n",
+                "f.txt:2: expected 'field:value<TAB>index', found '1:b 2'",
+            ),
             (
                 b"1:a\t1\nnofield\t2\n",
                 "f.txt:2: expected 'field:value' before the tab, found 'nofield'",
@@ -41,7 +52,9 @@ class FeatureIndexMapTest(unittest.TestCase):
                     str(ctx.exception).startswith(path.replace("f.txt", "") + message),
                     str(ctx.exception),
                 )
-            with self.assertRaisesRegex(PreparationError, "feature-index map does not exist"):
+            with self.assertRaisesRegex(
+                PreparationError, "feature-index map does not exist"
+            ):
                 FeatureIndexMap(os.path.join(d, "missing.txt"))
 
     def test_real_ipinyou_map_does_not_parse(self) -> None:
@@ -59,7 +72,8 @@ class FieldRangesTest(unittest.TestCase):
         r = FieldRanges("0-9, 10-19,25")
         self.assertEqual(r.fields, ["C1", "C2", "C3"])
         self.assertEqual(
-            [r.field_of(i) for i in (0, 9, 10, 19, 20, 25, 26)], [0, 0, 1, 1, None, 2, None]
+            [r.field_of(i) for i in (0, 9, 10, 19, 20, 25, 26)],
+            [0, 0, 1, 1, None, 2, None],
         )
         named = FieldRanges("item=100-199,user=0-99")
         self.assertEqual(named.fields, ["item", "user"])

@@ -4,11 +4,6 @@ import unittest
 
 import numpy as np
 
-from torchrec_dlf.preprocessing.errors import BadRowError, PreparationError
-from torchrec_dlf.preprocessing.libfm import libfm_plan, parse_label_map
-from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions
-from torchrec_dlf.preprocessing.preparation import prepare, PreparationResult
-from torchrec_dlf.preprocessing.row_split import row_uniforms
 from tests.preprocessing.helpers import (
     column,
     libsvm_rows,
@@ -18,6 +13,11 @@ from tests.preprocessing.helpers import (
     write_text,
 )
 from tests.shared_data import shared_data
+from torchrec_dlf.preprocessing.errors import BadRowError, PreparationError
+from torchrec_dlf.preprocessing.libfm import libfm_plan, parse_label_map
+from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions
+from torchrec_dlf.preprocessing.preparation import PreparationResult, prepare
+from torchrec_dlf.preprocessing.row_split import row_uniforms
 
 # The 16 one-hot fields of iPinYou 2997: token k of every row lies in range k (the index
 # space has one contiguous block per field; featindex.txt does not describe it).
@@ -50,7 +50,9 @@ class IPinYouTest(unittest.TestCase):
         split = SplitOptions(
             kind="given", train=cls.train, test=cls.test, valid_from_train=0.1, seed=0
         )
-        cls.result = run(split, cls.out, field_ranges=IPINYOU_RANGES, name="ipinyou_2997")
+        cls.result = run(
+            split, cls.out, field_ranges=IPINYOU_RANGES, name="ipinyou_2997"
+        )
 
     @classmethod
     def tearDownClass(cls) -> None:
@@ -74,9 +76,12 @@ class IPinYouTest(unittest.TestCase):
         in_train = row_uniforms(0, np.arange(len(train))) >= 0.1
         kept = [row for row, keep in zip(train, in_train) if keep]
         # Token k of every iPinYou row is field k (16 one-hot fields).
-        vocabs = [vocabulary(row[k + 1].split(":")[0] for row in kept) for k in range(16)]
+        vocabs = [
+            vocabulary(row[k + 1].split(":")[0] for row in kept) for k in range(16)
+        ]
         self.assertEqual(
-            self.result.metadata.vocab_sizes, {f"C{k + 1}": len(vocabs[k]) + 1 for k in range(16)}
+            self.result.metadata.vocab_sizes,
+            {f"C{k + 1}": len(vocabs[k]) + 1 for k in range(16)},
         )
         table = read_split(self.out, "test")
         for i in (0, 1, 5000, len(test) - 1):
@@ -87,10 +92,13 @@ class IPinYouTest(unittest.TestCase):
 
     def test_feature_index_map_does_not_describe_the_data(self) -> None:
         with self.assertRaisesRegex(
-            PreparationError, r"featindex.txt:43: index '42.*' is not a non-negative integer"
+            PreparationError,
+            r"featindex.txt:43: index '42.*' is not a non-negative integer",
         ):
             run(
-                SplitOptions(kind="given", train=self.train, test=self.test, valid_from_train=0.1),
+                SplitOptions(
+                    kind="given", train=self.train, test=self.test, valid_from_train=0.1
+                ),
                 os.path.join(self._tmp.name, "x"),
                 feature_index=shared_data("ipinyou_2997", "featindex.txt"),
             )
@@ -108,14 +116,23 @@ class LibSVMTest(unittest.TestCase):
         self._tmp.cleanup()
 
     def given(self, train: str, test: str) -> SplitOptions:
-        return SplitOptions(kind="given", train=train, test=test, valid_from_train=0.2, seed=3)
+        return SplitOptions(
+            kind="given", train=train, test=test, valid_from_train=0.2, seed=3
+        )
 
     def test_ranges_label_map_and_absent_fields(self) -> None:
-        train_lines = libsvm_rows(400, self.SIZES, seed=1, labels=("-1", "+1"), absent=0.1)
-        test_lines = libsvm_rows(100, self.SIZES, seed=2, labels=("-1", "+1"), absent=0.1)
+        train_lines = libsvm_rows(
+            400, self.SIZES, seed=1, labels=("-1", "+1"), absent=0.1
+        )
+        test_lines = libsvm_rows(
+            100, self.SIZES, seed=2, labels=("-1", "+1"), absent=0.1
+        )
         train = write_text(os.path.join(self.dir, "train.svm"), train_lines)
         test = write_text(
-            os.path.join(self.dir, "test.svm"), test_lines, eol="\r\n", final_newline=False
+            os.path.join(self.dir, "test.svm"),
+            test_lines,
+            eol="\r\n",
+            final_newline=False,
         )
         result = run(
             self.given(train, test),
@@ -126,7 +143,10 @@ class LibSVMTest(unittest.TestCase):
         meta = result.metadata
         self.assertEqual(meta.categorical, ["C1", "C2", "C3", "C4"])
         self.assertEqual(meta.splits["test"].rows, 100)
-        self.assertEqual(meta.splits["test"].positives, sum(line.startswith("+1") for line in test_lines))
+        self.assertEqual(
+            meta.splits["test"].positives,
+            sum(line.startswith("+1") for line in test_lines),
+        )
         # Expected ids of the test rows from a reference vocabulary of the train rows.
         in_train = row_uniforms(3, np.arange(400)) >= 0.2
         starts = np.concatenate([[1], 1 + np.cumsum(self.SIZES)[:-1]])
@@ -135,16 +155,21 @@ class LibSVMTest(unittest.TestCase):
             values = [None] * len(self.SIZES)
             for token in line.split()[1:]:
                 index = int(token.split(":")[0])
-                values[int(np.searchsorted(starts, index, side="right")) - 1] = str(index)
+                values[int(np.searchsorted(starts, index, side="right")) - 1] = str(
+                    index
+                )
             return values
 
-        train_values = [field_values(line) for line, keep in zip(train_lines, in_train) if keep]
+        train_values = [
+            field_values(line) for line, keep in zip(train_lines, in_train) if keep
+        ]
         table = read_split(self.out, "test")
         for j in range(len(self.SIZES)):
             vocab = vocabulary(v[j] for v in train_values if v[j] is not None)
             self.assertEqual(meta.vocab_sizes[f"C{j + 1}"], len(vocab) + 1)
             expected = [
-                0 if v[j] is None else vocab.get(v[j], 0) for v in map(field_values, test_lines)
+                0 if v[j] is None else vocab.get(v[j], 0)
+                for v in map(field_values, test_lines)
             ]
             self.assertEqual(column(table, f"C{j + 1}"), expected)
 
@@ -154,7 +179,10 @@ class LibSVMTest(unittest.TestCase):
         cases = [
             ("1 1:1 2:1", "given twice (indices 1 and 2) ({where}, field C1)"),
             ("1 1:1 99:1", "token 2: feature index 99 belongs to no field ({where})"),
-            ("1 1:1 4:2", "feature 4 has value '2', a one-hot feature needs 1 ({where}, field C2)"),
+            (
+                "1 1:1 4:2",
+                "feature 4 has value '2', a one-hot feature needs 1 ({where}, field C2)",
+            ),
             ("-1 1:1", "'-1' is not a label (expected 0, 1) ({where}, field label)"),
             ("1 1:1 4=1", "token 2: '4=1' is not index:value ({where})"),
             ("", "empty line ({where})"),
@@ -162,26 +190,42 @@ class LibSVMTest(unittest.TestCase):
         for line, message in cases:
             write_text(train, ["0 1:1 4:1", line, "1 2:1"])
             with self.assertRaises(BadRowError) as ctx:
-                run(self.given(train, test), self.out, field_ranges=ranges_of(self.SIZES))
+                run(
+                    self.given(train, test),
+                    self.out,
+                    field_ranges=ranges_of(self.SIZES),
+                )
             self.assertEqual(str(ctx.exception), message.format(where=f"{train}:2"))
         good = ["0 1:1 4:1", "1 2:1", "0 3:1 5:1", "1 1:1 6:1"] * 5
         write_text(train, ["0 1:1 4:1", "1 1:1 2:1", "x 1:1", "", "1 2:1"] + good)
         result = run(
-            self.given(train, test), self.out, field_ranges=ranges_of(self.SIZES), on_bad_row="skip"
+            self.given(train, test),
+            self.out,
+            field_ranges=ranges_of(self.SIZES),
+            on_bad_row="skip",
         )
         self.assertEqual(
             result.bad_rows.counts_by_reason(),
             {"bad label": 1, "empty line": 1, "field given twice": 1},
         )
         self.assertEqual(
-            result.metadata.splits["train"].rows + result.metadata.splits["valid"].rows, 22
+            result.metadata.splits["train"].rows + result.metadata.splits["valid"].rows,
+            22,
         )
 
     def test_options(self) -> None:
         train = write_text(os.path.join(self.dir, "train.svm"), ["1 1:1"])
-        with self.assertRaisesRegex(PreparationError, "either --feature_index or --field_ranges"):
+        with self.assertRaisesRegex(
+            PreparationError, "either --feature_index or --field_ranges"
+        ):
             run(self.given(train, train), self.out)
         with self.assertRaisesRegex(PreparationError, "label map must look like"):
             parse_label_map("-1=0")
-        with self.assertRaisesRegex(PreparationError, "either --valid or --valid_from_train"):
-            run(SplitOptions(kind="given", train=train, test=train), self.out, field_ranges="1-3")
+        with self.assertRaisesRegex(
+            PreparationError, "either --valid or --valid_from_train"
+        ):
+            run(
+                SplitOptions(kind="given", train=train, test=train),
+                self.out,
+                field_ranges="1-3",
+            )

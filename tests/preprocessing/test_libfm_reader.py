@@ -3,12 +3,13 @@ import tempfile
 import unittest
 from typing import List
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from tests.preprocessing.helpers import write_bytes, write_text
 from torchrec_dlf.preprocessing.errors import PreparationError
 from torchrec_dlf.preprocessing.feature_fields import FieldRanges
 from torchrec_dlf.preprocessing.libfm_reader import LibFMReader
-from tests.preprocessing.helpers import write_bytes, write_text
 
 FIELDS = FieldRanges("a=1-10,b=11-20,n=21")
 
@@ -17,7 +18,10 @@ def read_all(reader: LibFMReader):  # pyre-ignore[3]
     rows, rejected = [], []
     for block in reader.blocks():
         values = [block.columns[c].to_pylist() for c in reader.columns]
-        rows += [(int(line), tuple(v[i] for v in values)) for i, line in enumerate(block.lines)]
+        rows += [
+            (int(line), tuple(v[i] for v in values))
+            for i, line in enumerate(block.lines)
+        ]
         rejected += [r.message() for r in block.rejected]
     return rows, rejected
 
@@ -32,7 +36,10 @@ class LibFMReaderTest(unittest.TestCase):
 
     def test_rows(self) -> None:
         write_text(
-            self.path, ["1 3:1 12:1 21:0.5", "0 15:1.0", "-1\t4:1"], eol="\r\n", final_newline=False
+            self.path,
+            ["1 3:1 12:1 21:0.5", "0 15:1.0", "-1\t4:1"],
+            eol="\r\n",
+            final_newline=False,
         )
         reader = LibFMReader(self.path, FIELDS, numeric_fields=["n"], block_lines=2)
         rows, rejected = read_all(reader)
@@ -56,7 +63,10 @@ class LibFMReaderTest(unittest.TestCase):
             ("1 3:1 x:1", f"token 2: 'x:1' is not index:value ({p}:1)"),
             ("1 3", f"token 1: '3' is not index:value ({p}:1)"),
             ("1 3:", f"token 1: '3:' is not index:value ({p}:1)"),
-            ("1 3:0.5", f"feature 3 has value '0.5', a one-hot feature needs 1 ({p}:1, field a)"),
+            (
+                "1 3:0.5",
+                f"feature 3 has value '0.5', a one-hot feature needs 1 ({p}:1, field a)",
+            ),
             ("   ", f"empty line ({p}:1)"),
         ]
         for line, message in cases:
@@ -64,7 +74,8 @@ class LibFMReaderTest(unittest.TestCase):
             self.assertEqual(read_all(LibFMReader(p, FIELDS))[1], [message], line)
         write_bytes(p, b"1 3:1\n1 4:\xff1\n")
         self.assertEqual(
-            read_all(LibFMReader(p, FIELDS))[1], [f"invalid UTF-8 in '1 4:\\\\xff1' ({p}:2)"]
+            read_all(LibFMReader(p, FIELDS))[1],
+            [f"invalid UTF-8 in '1 4:\\\\xff1' ({p}:2)"],
         )
 
     def test_unknown_numeric_field(self) -> None:
@@ -86,7 +97,10 @@ class LibFMReaderTest(unittest.TestCase):
         st.sampled_from(["\n", "\r\n"]),
     )
     def test_round_trip_and_corruption_line(
-        self, rows: List[tuple], corrupt: int, eol: str  # pyre-ignore[2]
+        self,
+        rows: List[tuple],
+        corrupt: int,
+        eol: str,  # pyre-ignore[2]
     ) -> None:
         lines = []
         for label, a, b in rows:
@@ -115,5 +129,9 @@ class LibFMReaderTest(unittest.TestCase):
         got, rejected = read_all(LibFMReader(self.path, FIELDS, block_lines=7))
         self.assertEqual(len(rejected), 1)
         self.assertTrue(rejected[0].startswith("given twice"), rejected[0])
-        self.assertTrue(rejected[0].endswith(f" ({self.path}:{bad + 1}, field a)"), rejected[0])
-        self.assertEqual([g[0] for g in got], [n for n in range(1, len(lines) + 1) if n != bad + 1])
+        self.assertTrue(
+            rejected[0].endswith(f" ({self.path}:{bad + 1}, field a)"), rejected[0]
+        )
+        self.assertEqual(
+            [g[0] for g in got], [n for n in range(1, len(lines) + 1) if n != bad + 1]
+        )

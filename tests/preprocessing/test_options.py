@@ -2,10 +2,10 @@ import os
 import tempfile
 import unittest
 
+from tests.preprocessing.helpers import write_text
 from torchrec_dlf.preprocessing.errors import PreparationError
 from torchrec_dlf.preprocessing.options import SplitOptions
-from torchrec_dlf.preprocessing.row_split import GivenSplit, TEST, TRAIN, VALID
-from tests.preprocessing.helpers import write_text
+from torchrec_dlf.preprocessing.row_split import TEST, TRAIN, VALID, GivenSplit
 
 
 class SplitOptionsTest(unittest.TestCase):
@@ -44,7 +44,9 @@ class SplitOptionsTest(unittest.TestCase):
         self.fails("a test split needs input files", kind="test", train_optional=True)
 
     def test_given_split_without_train(self) -> None:
-        paths, rule = SplitOptions(kind="given", test=self.a, train_optional=True).resolve()
+        paths, rule = SplitOptions(
+            kind="given", test=self.a, train_optional=True
+        ).resolve()
         self.assertEqual((paths, rule.splits()), ([self.a], [TEST]))
         paths, rule = SplitOptions(
             kind="given", valid=self.a, test=self.b, train_optional=True
@@ -68,4 +70,6 @@ class SplitOptionsTest(unittest.TestCase):
             train_optional=True,
         )
         # Without saved vocabularies a given split still needs train and test.
-        self.fails("a given split needs --train and --test files", kind="given", test=self.a)
+        self.fails(
+            "a given split needs --train and --test files", kind="given", test=self.a
+        )

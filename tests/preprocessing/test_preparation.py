@@ -2,6 +2,7 @@ import os
 import tempfile
 import unittest
 
+from tests.preprocessing.helpers import read_split, write_text
 from torchrec_dlf.data.metadata import DatasetMetadata
 from torchrec_dlf.preprocessing.criteo import criteo_plan
 from torchrec_dlf.preprocessing.criteo_format import write_criteo_tsv
@@ -9,7 +10,6 @@ from torchrec_dlf.preprocessing.errors import BadRowError
 from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions
 from torchrec_dlf.preprocessing.preparation import check_output_directory, prepare
 from torchrec_dlf.user_errors import OutputError
-from tests.preprocessing.helpers import read_split, write_text
 
 
 class PrepareTest(unittest.TestCase):
@@ -37,12 +37,18 @@ class PrepareTest(unittest.TestCase):
         other = os.path.join(self.dir, "other")
         prepare(plan, other)
         for split in ("train", "valid", "test"):
-            self.assertTrue(read_split(other, split).equals(read_split(self.out, split)))
+            self.assertTrue(
+                read_split(other, split).equals(read_split(self.out, split))
+            )
 
     def test_spill_changes_nothing_but_speed(self) -> None:
         with open(self.path) as f:
             lines = f.read().split("\n")[:-1]
-        lines[3], lines[77], lines[300] = "", "1\tx", lines[300].replace("\t", "\t-x", 1)
+        lines[3], lines[77], lines[300] = (
+            "",
+            "1\tx",
+            lines[300].replace("\t", "\t-x", 1),
+        )
         write_text(self.path, lines, eol="\r\n")
         results = {}
         for spill in (True, False):
@@ -64,7 +70,9 @@ class PrepareTest(unittest.TestCase):
             results[True].bad_rows.counts_by_reason(),
             {"empty line": 1, "not a number": 1, "wrong number of fields": 1},
         )
-        self.assertEqual(sorted(os.listdir(self.dir)), ["day_0", "out_False", "out_True"])
+        self.assertEqual(
+            sorted(os.listdir(self.dir)), ["day_0", "out_False", "out_True"]
+        )
 
     def test_failed_run_keeps_the_old_output(self) -> None:
         prepare(self.plan(), self.out)

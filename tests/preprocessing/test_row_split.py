@@ -4,16 +4,16 @@ import numpy as np
 
 from torchrec_dlf.preprocessing.errors import PreparationError
 from torchrec_dlf.preprocessing.row_split import (
-    DaySplit,
-    GivenSplit,
-    mix64,
-    order_day_files,
-    parse_ratios,
-    RandomSplit,
-    row_uniforms,
     TEST,
     TRAIN,
     VALID,
+    DaySplit,
+    GivenSplit,
+    RandomSplit,
+    mix64,
+    order_day_files,
+    parse_ratios,
+    row_uniforms,
 )
 
 
@@ -29,7 +29,9 @@ class RowUniformsTest(unittest.TestCase):
     def test_depends_on_row_only(self) -> None:
         rows = np.arange(1000)
         whole = row_uniforms(3, rows)
-        parts = np.concatenate([row_uniforms(3, rows[:123]), row_uniforms(3, rows[123:])])
+        parts = np.concatenate(
+            [row_uniforms(3, rows[:123]), row_uniforms(3, rows[123:])]
+        )
         np.testing.assert_array_equal(whole, parts)
         np.testing.assert_array_equal(row_uniforms(3, rows[[5, 900]]), whole[[5, 900]])
 
@@ -65,7 +67,9 @@ class GivenSplitTest(unittest.TestCase):
             GivenSplit([TRAIN], valid_from_train=1.5)
 
     def test_splits_produced(self) -> None:
-        self.assertEqual(GivenSplit([TRAIN, VALID, TEST]).splits(), [TRAIN, VALID, TEST])
+        self.assertEqual(
+            GivenSplit([TRAIN, VALID, TEST]).splits(), [TRAIN, VALID, TEST]
+        )
         self.assertEqual(GivenSplit([TRAIN, TEST], 0.1).splits(), [TRAIN, VALID, TEST])
         self.assertEqual(GivenSplit([TEST, TEST]).splits(), [TEST])
         self.assertEqual(GivenSplit([VALID, TEST]).splits(), [VALID, TEST])
@@ -84,8 +88,12 @@ class DaySplitTest(unittest.TestCase):
 
     def test_day_files_in_numeric_order(self) -> None:
         paths = [f"/d/day_{i}" for i in (0, 1, 10, 11, 2, 3)]
-        self.assertEqual(order_day_files(paths), [f"/d/day_{i}" for i in (0, 1, 2, 3, 10, 11)])
-        self.assertEqual(order_day_files(["day_1.gz", "day_0.gz"]), ["day_0.gz", "day_1.gz"])
+        self.assertEqual(
+            order_day_files(paths), [f"/d/day_{i}" for i in (0, 1, 2, 3, 10, 11)]
+        )
+        self.assertEqual(
+            order_day_files(["day_1.gz", "day_0.gz"]), ["day_0.gz", "day_1.gz"]
+        )
         with self.assertRaisesRegex(PreparationError, "named day_N"):
             order_day_files(["day_0", "train.txt"])
         with self.assertRaisesRegex(PreparationError, "a day twice"):

@@ -1,7 +1,8 @@
 import unittest
 
 import pyarrow as pa
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from torchrec_dlf.preprocessing.stable_hash import fnv1a_64, fnv1a_64_of
 

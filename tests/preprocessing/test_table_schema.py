@@ -5,14 +5,15 @@ import unittest
 from typing import List
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from torchrec_dlf.preprocessing.errors import BadRowError, PreparationError
-from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions
-from torchrec_dlf.preprocessing.preparation import prepare, PreparationResult
-from torchrec_dlf.preprocessing.table_schema import csv_plan, TableSchema
 from tests.preprocessing.helpers import column, read_split, vocabulary, write_text
 from tests.shared_data import shared_data
+from torchrec_dlf.preprocessing.errors import BadRowError, PreparationError
+from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions
+from torchrec_dlf.preprocessing.preparation import PreparationResult, prepare
+from torchrec_dlf.preprocessing.table_schema import TableSchema, csv_plan
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CRITEO_SAMPLE_SCHEMA = os.path.join(ROOT, "datasets", "schemas", "criteo_sample.json")
@@ -32,13 +33,17 @@ class CriteoSampleTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             out = os.path.join(d, "sample")
             meta = run(TableSchema.load(CRITEO_SAMPLE_SCHEMA), [path], out).metadata
-            self.assertEqual((meta.splits["train"].rows, meta.splits["train"].positives), (200, 49))
+            self.assertEqual(
+                (meta.splits["train"].rows, meta.splits["train"].positives), (200, 49)
+            )
             self.assertEqual(meta.name, "criteo_sample")
             self.assertEqual(meta.source["schema"]["path"], CRITEO_SAMPLE_SCHEMA)
             table = read_split(out, "train")
             # Line 2 by hand: "0,,3,260.0,,17668.0,,,33.0,,,,0.0,,05db9164,08d6d899,..."
             self.assertEqual(column(table.slice(0, 1), "label"), [0])
-            first = {f"I{j}": table.column(f"I{j}")[0].as_py() for j in (1, 2, 3, 5, 12)}
+            first = {
+                f"I{j}": table.column(f"I{j}")[0].as_py() for j in (1, 2, 3, 5, 12)
+            }
             expected = {
                 "I1": 0.0,
                 "I2": math.log(4),
@@ -54,7 +59,9 @@ class CriteoSampleTest(unittest.TestCase):
             self.assertEqual(column(table, "C1"), [c1[r[14]] for r in rows])
             self.assertEqual(table.column("C1")[0].as_py(), c1["05db9164"])
             c26 = vocabulary(r[39] for r in rows)
-            self.assertEqual(table.column("C26")[0].as_py(), c26[""])  # empty is a value of its own
+            self.assertEqual(
+                table.column("C26")[0].as_py(), c26[""]
+            )  # empty is a value of its own
 
 
 class TableSchemaTest(unittest.TestCase):
@@ -88,20 +95,31 @@ class TableSchemaTest(unittest.TestCase):
             ({"colour": 1}, "schema: unknown keys ['colour']"),
             ({"categorical": []}, "schema: at least one categorical column is needed"),
             ({"numeric": ["c"]}, "schema: columns ['c'] are named more than once"),
-            ({"separator": ";;"}, "schema: 'separator' must be one character, got ';;'"),
-            ({"numeric_transform": "sqrt"}, "schema: 'numeric_transform' must be one of"),
+            (
+                {"separator": ";;"},
+                "schema: 'separator' must be one character, got ';;'",
+            ),
+            (
+                {"numeric_transform": "sqrt"},
+                "schema: 'numeric_transform' must be one of",
+            ),
             (
                 {"transforms": {"c": "log"}},
                 "schema: 'transforms' names 'c', which is not a numeric column",
             ),
-            ({"header": ["y", "n"]}, "schema: 'header' lists [] without a role and misses ['c']"),
+            (
+                {"header": ["y", "n"]},
+                "schema: 'header' lists [] without a role and misses ['c']",
+            ),
             ({"header": False, "drop": ["z"]}, "schema: 'drop' needs the column order"),
             ({"label_map": {"a": 2}}, "schema: 'label_map' maps raw labels"),
         ]
         for raw, message in cases:
             with self.assertRaises(PreparationError) as ctx:
                 self.schema(**raw)
-            self.assertTrue(str(ctx.exception).startswith(message), (raw, str(ctx.exception)))
+            self.assertTrue(
+                str(ctx.exception).startswith(message), (raw, str(ctx.exception))
+            )
         bad_json = write_text(os.path.join(self.dir, "s.json"), ["{"])
         with self.assertRaisesRegex(PreparationError, "s.json: not valid JSON"):
             TableSchema.load(bad_json)
@@ -118,7 +136,8 @@ class TableSchemaTest(unittest.TestCase):
         with self.assertRaises(PreparationError) as ctx:
             run(self.schema(), [path], self.out)
         self.assertEqual(
-            str(ctx.exception), f"{path}: the header does not match the schema: missing ['n']"
+            str(ctx.exception),
+            f"{path}: the header does not match the schema: missing ['n']",
         )
         write_text(path, ["y\tn\tc", "1\t2\ta"])
         with self.assertRaisesRegex(
@@ -128,10 +147,15 @@ class TableSchemaTest(unittest.TestCase):
 
     def test_headerless_tsv_with_drop_and_transforms(self) -> None:
         path = write_text(
-            os.path.join(self.dir, "d.tsv"), ["x\t1\t5\ta", "y\t0\t\tb", "z\t1\t-2\ta"], eol="\r\n"
+            os.path.join(self.dir, "d.tsv"),
+            ["x\t1\t5\ta", "y\t0\t\tb", "z\t1\t-2\ta"],
+            eol="\r\n",
         )
         schema = self.schema(
-            header=["id", "y", "n", "c"], drop=["id"], separator="\t", transforms={"n": "log"}
+            header=["id", "y", "n", "c"],
+            drop=["id"],
+            separator="\t",
+            transforms={"n": "log"},
         )
         meta = run(schema, [path], self.out).metadata
         table = read_split(self.out, "train")
@@ -140,17 +164,24 @@ class TableSchemaTest(unittest.TestCase):
         self.assertEqual(meta.options["drop"], ["id"])
         self.assertEqual(meta.options["fields"]["n"]["transform"], "log")
         write_text(path, ["1,5,a"])
-        meta = run(self.schema(header=False), [path], self.out, numeric="bucket").metadata
+        meta = run(
+            self.schema(header=False), [path], self.out, numeric="bucket"
+        ).metadata
         self.assertEqual((meta.numeric, meta.categorical), ([], ["n", "c"]))
 
     def test_bad_number_and_wrong_field_count(self) -> None:
-        path = write_text(os.path.join(self.dir, "d.csv"), ["y,n,c", "1,2,a", "0,2;5,b", "1,3"])
+        path = write_text(
+            os.path.join(self.dir, "d.csv"), ["y,n,c", "1,2,a", "0,2;5,b", "1,3"]
+        )
         with self.assertRaises(BadRowError) as ctx:
             run(self.schema(), [path], self.out)
-        self.assertEqual(str(ctx.exception), f"'2;5' is not a number ({path}:3, field n)")
+        self.assertEqual(
+            str(ctx.exception), f"'2;5' is not a number ({path}:3, field n)"
+        )
         result = run(self.schema(), [path], self.out, on_bad_row="skip")
         self.assertEqual(
-            result.bad_rows.counts_by_reason(), {"not a number": 1, "wrong number of fields": 1}
+            result.bad_rows.counts_by_reason(),
+            {"not a number": 1, "wrong number of fields": 1},
         )
 
     @settings(max_examples=25, deadline=None)
@@ -185,7 +216,8 @@ class TableSchemaTest(unittest.TestCase):
         vocab = vocabulary(r[2] for r in rows)
         self.assertEqual(column(table, "label"), [int(r[0]) for r in rows])
         np.testing.assert_allclose(
-            column(table, "n"), np.array([float(r[1]) if r[1] else 0.0 for r in rows], np.float32)
+            column(table, "n"),
+            np.array([float(r[1]) if r[1] else 0.0 for r in rows], np.float32),
         )
         self.assertEqual(column(table, "c"), [vocab[r[2]] for r in rows])
         # Corrupt one row: the error names its line and field.
@@ -194,4 +226,6 @@ class TableSchemaTest(unittest.TestCase):
         write_text(path, ["y,n,c"] + lines, eol=eol, final_newline=final_newline)
         with self.assertRaises(BadRowError) as ctx:
             run(self.schema(), [path], self.out)
-        self.assertEqual(str(ctx.exception), f"'1x' is not a number ({path}:{bad + 2}, field n)")
+        self.assertEqual(
+            str(ctx.exception), f"'1x' is not a number ({path}:{bad + 2}, field n)"
+        )

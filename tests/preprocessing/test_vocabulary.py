@@ -5,18 +5,19 @@ import unittest
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from tests.preprocessing.helpers import vocabulary
 from torchrec_dlf.preprocessing.errors import PreparationError
 from torchrec_dlf.preprocessing.vocabulary import (
     CountedVocabulary,
     HashedVocabulary,
+    ValueCounter,
     load_vocabulary,
     save_vocabularies,
-    ValueCounter,
     vocabulary_files,
 )
-from tests.preprocessing.helpers import vocabulary
 
 
 class ValueCounterTest(unittest.TestCase):
@@ -42,7 +43,9 @@ class ValueCounterTest(unittest.TestCase):
     @settings(max_examples=40, deadline=None)
     @given(
         st.lists(
-            st.lists(st.sampled_from(["a", "b", "c", "d", "\u00e9", "", "aa"]), max_size=30),
+            st.lists(
+                st.sampled_from(["a", "b", "c", "d", "\u00e9", "", "aa"]), max_size=30
+            ),
             max_size=8,
         ),
         st.integers(1, 3),
@@ -66,7 +69,13 @@ class HashedVocabularyTest(unittest.TestCase):
         # FNV-1a 64 of "a" is 0xaf63dc4c8601ec8c, of "" the offset basis.
         self.assertEqual(
             ids.tolist(),
-            [1 + 0xAF63DC4C8601EC8C % 1000, ids[1], 0, ids[0], 1 + 0xCBF29CE484222325 % 1000],
+            [
+                1 + 0xAF63DC4C8601EC8C % 1000,
+                ids[1],
+                0,
+                ids[0],
+                1 + 0xCBF29CE484222325 % 1000,
+            ],
         )
         self.assertEqual(vocab.size, 1001)
         self.assertTrue(((ids >= 0) & (ids <= 1000)).all())
@@ -99,8 +108,12 @@ class SavedVocabularyTest(unittest.TestCase):
             )
             loaded = load_vocabulary(d, files["f"], vocab.distinct, 1)
             values = pa.array(["a", "zz", None, "\u00e9", "", "b"])
-            self.assertEqual(loaded.encode(values).tolist(), vocab.encode(values).tolist())
-            self.assertEqual((loaded.size, loaded.describe()), (vocab.size, vocab.describe()))
+            self.assertEqual(
+                loaded.encode(values).tolist(), vocab.encode(values).tolist()
+            )
+            self.assertEqual(
+                (loaded.size, loaded.describe()), (vocab.size, vocab.describe())
+            )
             with self.assertRaises(PreparationError) as ctx:
                 load_vocabulary(d, "vocabulary/g.parquet", 0, 1)
             self.assertEqual(
@@ -110,13 +123,18 @@ class SavedVocabularyTest(unittest.TestCase):
 
     def test_bad_tables(self) -> None:
         good = CountedVocabulary(pa.array(["x", "y"]), np.array([2, 1]), 2, 1).table()
-        self.assertEqual(CountedVocabulary.from_table(good, 2, 1).values.to_pylist(), ["x", "y"])
+        self.assertEqual(
+            CountedVocabulary.from_table(good, 2, 1).values.to_pylist(), ["x", "y"]
+        )
         binary = good.set_column(0, "value", pa.array([b"x", b"y"]))
-        self.assertEqual(CountedVocabulary.from_table(binary, 2, 1).values.type, pa.string())
+        self.assertEqual(
+            CountedVocabulary.from_table(binary, 2, 1).values.type, pa.string()
+        )
         cases = [
             (
                 good.drop_columns(["count"]),
-                "v: no column ['count'] (a saved vocabulary has " "['value', 'id', 'count'])",
+                "v: no column ['count'] (a saved vocabulary has "
+                "['value', 'id', 'count'])",
             ),
             (
                 good.set_column(1, "id", pa.array([2, 1], pa.int32())),

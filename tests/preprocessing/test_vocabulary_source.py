@@ -9,20 +9,6 @@ from typing import Dict, List
 import numpy as np
 import pyarrow.parquet as pq
 
-from torchrec_dlf.data.metadata import DatasetMetadata
-from torchrec_dlf.inference.checkpoint_model import check_vocabulary
-from torchrec_dlf.preprocessing.cli import build_plan, parse_args, run
-from torchrec_dlf.preprocessing.criteo import criteo_plan
-from torchrec_dlf.preprocessing.criteo_format import (
-    CATEGORICAL_FIELDS,
-    INTEGER_FIELDS,
-    write_criteo_tsv,
-)
-from torchrec_dlf.preprocessing.errors import PreparationError
-from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions
-from torchrec_dlf.preprocessing.preparation import prepare, PreparationResult
-from torchrec_dlf.preprocessing.row_split import RandomSplit
-from torchrec_dlf.preprocessing.vocabulary_source import VocabularySource
 from tests.data.helpers import write_indexed_dataset
 from tests.preprocessing.helpers import (
     AVAZU_HEADER,
@@ -35,6 +21,20 @@ from tests.preprocessing.helpers import (
     write_text,
 )
 from tests.shared_data import shared_data
+from torchrec_dlf.data.metadata import DatasetMetadata
+from torchrec_dlf.inference.checkpoint_model import check_vocabulary
+from torchrec_dlf.preprocessing.cli import build_plan, parse_args, run
+from torchrec_dlf.preprocessing.criteo import criteo_plan
+from torchrec_dlf.preprocessing.criteo_format import (
+    CATEGORICAL_FIELDS,
+    INTEGER_FIELDS,
+    write_criteo_tsv,
+)
+from torchrec_dlf.preprocessing.errors import PreparationError
+from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions
+from torchrec_dlf.preprocessing.preparation import PreparationResult, prepare
+from torchrec_dlf.preprocessing.row_split import RandomSplit
+from torchrec_dlf.preprocessing.vocabulary_source import VocabularySource
 
 SPLITS = ("train", "valid", "test")
 
@@ -78,7 +78,9 @@ class CriteoVocabularyFromTest(unittest.TestCase):
         cls.files = {s: os.path.join(d, f"{s}.txt") for s in SPLITS}
         for seed, split in enumerate(SPLITS):
             write_criteo_tsv(
-                cls.files[split], {"train": 3000, "valid": 400, "test": 400}[split], seed=seed
+                cls.files[split],
+                {"train": 3000, "valid": 400, "test": 400}[split],
+                seed=seed,
             )
         cls.source = os.path.join(d, "source")
         cls.result = cli(
@@ -109,9 +111,13 @@ class CriteoVocabularyFromTest(unittest.TestCase):
         cls.origins = [origins[i] for i in rng.permutation(len(origins))]
         lines = {"train": train, "valid": valid, "fresh": fresh}
         cls.score_rows = [lines[o][i].split("\t") for o, i in cls.origins]
-        cls.score = write_text(os.path.join(d, "score.txt"), ["\t".join(r) for r in cls.score_rows])
+        cls.score = write_text(
+            os.path.join(d, "score.txt"), ["\t".join(r) for r in cls.score_rows]
+        )
         cls.out = os.path.join(d, "scored")
-        cls.scored = cli("criteo", cls.score, "--vocabulary_from", cls.source, "--output", cls.out)
+        cls.scored = cli(
+            "criteo", cls.score, "--vocabulary_from", cls.source, "--output", cls.out
+        )
 
     @classmethod
     def tearDownClass(cls) -> None:
@@ -120,7 +126,9 @@ class CriteoVocabularyFromTest(unittest.TestCase):
     def test_vocabulary_files_are_saved(self) -> None:
         meta = self.meta
         files = meta.options["vocabulary_files"]
-        self.assertEqual(files, {c: f"vocabulary/{c}.parquet" for c in CATEGORICAL_FIELDS})
+        self.assertEqual(
+            files, {c: f"vocabulary/{c}.parquet" for c in CATEGORICAL_FIELDS}
+        )
         train = [line.split("\t") for line in read_lines(self.files["train"])]
         for j, field in enumerate(CATEGORICAL_FIELDS):
             table = pq.read_table(os.path.join(self.source, files[field]))
@@ -131,7 +139,9 @@ class CriteoVocabularyFromTest(unittest.TestCase):
             self.assertEqual(table.num_rows + 1, meta.vocab_sizes[field])
             values = [r[14 + j] for r in train]
             expected = vocabulary(values, min_count=2)
-            self.assertEqual(dict(zip(column(table, "value"), column(table, "id"))), expected)
+            self.assertEqual(
+                dict(zip(column(table, "value"), column(table, "id"))), expected
+            )
             counts = {v: values.count(v) for v in column(table, "value")[:5]}
             self.assertEqual(column(table, "count")[:5], list(counts.values()))
 
@@ -162,7 +172,8 @@ class CriteoVocabularyFromTest(unittest.TestCase):
         self.assertGreater(zeros, 1000)
         for j, field in enumerate(INTEGER_FIELDS):
             expected = [
-                math.log1p(max(float(r[1 + j]), 0.0)) if r[1 + j] else 0.0 for r in self.score_rows
+                math.log1p(max(float(r[1 + j]), 0.0)) if r[1 + j] else 0.0
+                for r in self.score_rows
             ]
             np.testing.assert_allclose(column(scored, field), expected, rtol=1e-6)
         self.assertEqual(column(scored, "label"), [int(r[0]) for r in self.score_rows])
@@ -182,7 +193,8 @@ class CriteoVocabularyFromTest(unittest.TestCase):
         self.assertEqual(meta.options["numeric_transform"], "log")
         self.assertEqual(meta.options["vocabulary"]["min_count"], 2)
         self.assertEqual(
-            meta.options["vocabulary"]["fields"], self.meta.options["vocabulary"]["fields"]
+            meta.options["vocabulary"]["fields"],
+            self.meta.options["vocabulary"]["fields"],
         )
         # The output is a vocabulary source in its turn, with the same vocabularies.
         for field, rel in meta.options["vocabulary_files"].items():
@@ -209,13 +221,19 @@ class CriteoVocabularyFromTest(unittest.TestCase):
         ).metadata
         self.assertEqual(sorted(meta.splits), ["test", "valid"])
         for split in ("valid", "test"):
-            self.assertTrue(read_split(out, split).equals(read_split(self.source, split)))
+            self.assertTrue(
+                read_split(out, split).equals(read_split(self.source, split))
+            )
         # Train rows re-encoded through the Python API give the train split.
         source = VocabularySource.load(self.source, "criteo")
-        split = SplitOptions(kind="test", inputs=[self.files["train"]], train_optional=True)
+        split = SplitOptions(
+            kind="test", inputs=[self.files["train"]], train_optional=True
+        )
         plan = source.apply(criteo_plan(split, source.common_options(CommonOptions())))
         prepare(plan, out)
-        self.assertTrue(read_split(out, "test").equals(read_split(self.source, "train")))
+        self.assertTrue(
+            read_split(out, "test").equals(read_split(self.source, "train"))
+        )
 
     def test_hashed_source(self) -> None:
         source = os.path.join(self.dir, "hashed")
@@ -300,7 +318,9 @@ class CriteoVocabularyFromTest(unittest.TestCase):
                 f"no vocabulary_files: prepared before they were saved, or not by "
                 f"datasets/prepare.py); prepare its training data again"
             )
-            self.assert_fails(no_vocabulary, "criteo", score, "--vocabulary_from", synthetic)
+            self.assert_fails(
+                no_vocabulary, "criteo", score, "--vocabulary_from", synthetic
+            )
             # A dataset prepared before vocabularies were saved.
             old = os.path.join(d, "old")
             shutil.copytree(self.source, old)
@@ -319,7 +339,11 @@ class CriteoVocabularyFromTest(unittest.TestCase):
             with open(os.path.join(old, "metadata.json"), "w") as f:
                 json.dump(raw, f)
             self.assert_fails(
-                no_vocabulary.replace(synthetic, old), "criteo", score, "--vocabulary_from", old
+                no_vocabulary.replace(synthetic, old),
+                "criteo",
+                score,
+                "--vocabulary_from",
+                old,
             )
 
     def test_schema_and_option_errors(self) -> None:
@@ -414,7 +438,8 @@ class BarsVocabularyFromTest(unittest.TestCase):
             ["0", "c", "x", "2"],
         ]
         self.train = write_text(
-            os.path.join(self.dir, "train.csv"), ["label,u,v,n"] + [",".join(r) for r in rows]
+            os.path.join(self.dir, "train.csv"),
+            ["label,u,v,n"] + [",".join(r) for r in rows],
         )
         self.source = os.path.join(self.dir, "source")
         self.meta = cli_all_train(
@@ -438,9 +463,12 @@ class BarsVocabularyFromTest(unittest.TestCase):
             os.path.join(self.dir, "score.csv"),
             ["n,v,label,u", "30,y,1,a", "1000,x,0,z", ",x,1,b"],
         )
-        meta = cli("bars", score, "--vocabulary_from", self.source, "--output", self.out).metadata
+        meta = cli(
+            "bars", score, "--vocabulary_from", self.source, "--output", self.out
+        ).metadata
         self.assertEqual(
-            (meta.categorical, meta.vocab_sizes), (self.meta.categorical, self.meta.vocab_sizes)
+            (meta.categorical, meta.vocab_sizes),
+            (self.meta.categorical, self.meta.vocab_sizes),
         )
         table = read_split(self.out, "test")
         self.assertEqual(table.column_names, ["label", "u", "v", "n"])
@@ -457,7 +485,9 @@ class BarsVocabularyFromTest(unittest.TestCase):
         check_vocabulary(description(self.meta), meta)
 
     def test_fields_that_do_not_match(self) -> None:
-        score = write_text(os.path.join(self.dir, "score.csv"), ["label,u,w,n", "1,a,x,3"])
+        score = write_text(
+            os.path.join(self.dir, "score.csv"), ["label,u,w,n", "1,a,x,3"]
+        )
         with self.assertRaises(PreparationError) as ctx:
             cli("bars", score, "--vocabulary_from", self.source, "--output", self.out)
         self.assertEqual(
@@ -481,10 +511,16 @@ class BarsVocabularyFromTest(unittest.TestCase):
             f"--numeric_columns n,u conflicts with --vocabulary_from {self.source}, prepared "
             f"with --numeric_columns n; leave --numeric_columns out (the dataset's is used)",
         )
-        no_label = write_text(os.path.join(self.dir, "no_label.csv"), ["u,v,n", "a,x,3"])
+        no_label = write_text(
+            os.path.join(self.dir, "no_label.csv"), ["u,v,n", "a,x,3"]
+        )
         with self.assertRaises(PreparationError) as ctx:
-            cli("bars", no_label, "--vocabulary_from", self.source, "--output", self.out)
-        self.assertEqual(str(ctx.exception), f"{no_label}: the header has no label column 'label'")
+            cli(
+                "bars", no_label, "--vocabulary_from", self.source, "--output", self.out
+            )
+        self.assertEqual(
+            str(ctx.exception), f"{no_label}: the header has no label column 'label'"
+        )
         self.assertFalse(os.path.exists(self.out))
 
 
@@ -505,7 +541,9 @@ class OtherSourcesTest(unittest.TestCase):
         source = os.path.join(self.dir, "source")
         meta = cli_all_train("avazu", train, "--output", source).metadata
         out = os.path.join(self.dir, "out")
-        scored = cli("avazu", train, "--vocabulary_from", source, "--output", out).metadata
+        scored = cli(
+            "avazu", train, "--vocabulary_from", source, "--output", out
+        ).metadata
         self.assertEqual(scored.categorical, meta.categorical)
         self.assertTrue(read_split(out, "test").equals(read_split(source, "train")))
 
@@ -532,10 +570,25 @@ class OtherSourcesTest(unittest.TestCase):
         self.assertTrue(read_split(out, "test").equals(read_split(source, "train")))
         with open(schema, "w") as f:
             json.dump(
-                {"separator": ";", "label": "y", "numeric": ["n"], "categorical": ["c", "m"]}, f
+                {
+                    "separator": ";",
+                    "label": "y",
+                    "numeric": ["n"],
+                    "categorical": ["c", "m"],
+                },
+                f,
             )
         with self.assertRaises(PreparationError) as ctx:
-            cli("csv", "--schema", schema, train, "--vocabulary_from", source, "--output", out)
+            cli(
+                "csv",
+                "--schema",
+                schema,
+                train,
+                "--vocabulary_from",
+                source,
+                "--output",
+                out,
+            )
         self.assertEqual(
             str(ctx.exception),
             f"--schema {schema} conflicts with --vocabulary_from {source}: numeric columns "
@@ -546,9 +599,12 @@ class OtherSourcesTest(unittest.TestCase):
     def test_libfm(self) -> None:
         sizes = [4, 6, 3]
         train = write_text(
-            os.path.join(self.dir, "train.fm"), libsvm_rows(200, sizes, seed=1, absent=0.1)
+            os.path.join(self.dir, "train.fm"),
+            libsvm_rows(200, sizes, seed=1, absent=0.1),
         )
-        test = write_text(os.path.join(self.dir, "test.fm"), libsvm_rows(50, sizes, seed=2))
+        test = write_text(
+            os.path.join(self.dir, "test.fm"), libsvm_rows(50, sizes, seed=2)
+        )
         source = os.path.join(self.dir, "source")
         cli(
             "libfm",
@@ -617,7 +673,9 @@ class OtherSourcesTest(unittest.TestCase):
             source,
         )
         out = os.path.join(self.dir, "out")
-        cli("libfm", test, "--vocabulary_from", source, "--output", out)  # the recorded map
+        cli(
+            "libfm", test, "--vocabulary_from", source, "--output", out
+        )  # the recorded map
         self.assertTrue(read_split(out, "test").equals(read_split(source, "test")))
         copy = os.path.join(self.dir, "copy.txt")
         shutil.copy(index, copy)
@@ -629,13 +687,29 @@ class OtherSourcesTest(unittest.TestCase):
             f"--vocabulary_from {source}: prepared with the feature-index map {index}, which "
             f"is gone; give its copy with --feature_index",
         )
-        cli("libfm", test, "--vocabulary_from", source, "--feature_index", copy, "--output", out)
+        cli(
+            "libfm",
+            test,
+            "--vocabulary_from",
+            source,
+            "--feature_index",
+            copy,
+            "--output",
+            out,
+        )
         self.assertTrue(read_split(out, "test").equals(read_split(source, "test")))
         with open(copy, "a") as f:
             f.write("b:w\t6\n")
         with self.assertRaises(PreparationError) as ctx:
             cli(
-                "libfm", test, "--vocabulary_from", source, "--feature_index", copy, "--output", out
+                "libfm",
+                test,
+                "--vocabulary_from",
+                source,
+                "--feature_index",
+                copy,
+                "--output",
+                out,
             )
         self.assertEqual(
             str(ctx.exception),

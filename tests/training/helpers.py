@@ -7,7 +7,9 @@ from torch import nn
 from torchrec.distributed.train_pipeline import TrainPipelineSparseDist
 
 
-def run_pipeline(pipeline: TrainPipelineSparseDist, model: nn.Module, batches: List) -> int:
+def run_pipeline(
+    pipeline: TrainPipelineSparseDist, model: nn.Module, batches: List
+) -> int:
     """Trains on ``batches`` until exhausted, then gives the model its forward back
     (the pipeline rewrites it) so tests can call it directly. Returns the steps run."""
     model.train()

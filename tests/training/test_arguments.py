@@ -2,10 +2,10 @@ import os
 import tempfile
 import unittest
 
+from tests.data.helpers import write_indexed_dataset
 from torchrec_dlf.training.arguments import ignored_model_flags, validate_train_args
 from torchrec_dlf.training.cli import build_parser
-from torchrec_dlf.user_errors import ConfigError, explicit_flags, OutputError
-from tests.data.helpers import write_indexed_dataset
+from torchrec_dlf.user_errors import ConfigError, OutputError, explicit_flags
 
 
 def _validate(argv):  # pyre-ignore[2,3]
@@ -36,17 +36,39 @@ class ValidateTrainArgsTest(unittest.TestCase):
         for argv, message in (
             (["--batch_size", "0"], r"^--batch_size must be >= 1, got 0$"),
             (["--test_batch_size", "-3"], r"^--test_batch_size must be >= 1, got -3$"),
-            (["--keep_last_checkpoints", "0"], r"^--keep_last_checkpoints must be >= 1, got 0$"),
-            (["--over_arch_layer_sizes", "0,1"], r"layer sizes must be >= 1, got \[0, 1\]$"),
+            (
+                ["--keep_last_checkpoints", "0"],
+                r"^--keep_last_checkpoints must be >= 1, got 0$",
+            ),
+            (
+                ["--over_arch_layer_sizes", "0,1"],
+                r"layer sizes must be >= 1, got \[0, 1\]$",
+            ),
             (["--over_arch_layer_sizes", ","], r"needs at least one layer size$"),
-            (["--embedding_learning_rate", "-1"], r"must be a finite number > 0, got -1.0$"),
-            (["--embedding_l2", "inf"], r"^--embedding_l2 must be a finite number >= 0, got inf$"),
-            (["--lr_decay_factor", "0"], r"^--lr_decay_factor must be in \(0, 1\], got 0.0$"),
-            (["--deepfm_dropout", "-0.1"], r"^--deepfm_dropout must be in \[0, 1\), got -0.1$"),
-            (["--planner_sharding_types", "row_wise", "--sharding", "table_wise"],
-             r"applies to --sharding auto only$"),
-            (["--resume", "/nonexistent/step_1", "--checkpoint_dir", "/tmp/x"],
-             r"^--resume /nonexistent/step_1: expected auto, never or the directory"),
+            (
+                ["--embedding_learning_rate", "-1"],
+                r"must be a finite number > 0, got -1.0$",
+            ),
+            (
+                ["--embedding_l2", "inf"],
+                r"^--embedding_l2 must be a finite number >= 0, got inf$",
+            ),
+            (
+                ["--lr_decay_factor", "0"],
+                r"^--lr_decay_factor must be in \(0, 1\], got 0.0$",
+            ),
+            (
+                ["--deepfm_dropout", "-0.1"],
+                r"^--deepfm_dropout must be in \[0, 1\), got -0.1$",
+            ),
+            (
+                ["--planner_sharding_types", "row_wise", "--sharding", "table_wise"],
+                r"applies to --sharding auto only$",
+            ),
+            (
+                ["--resume", "/nonexistent/step_1", "--checkpoint_dir", "/tmp/x"],
+                r"^--resume /nonexistent/step_1: expected auto, never or the directory",
+            ),
             (["--resume", "/tmp"], r"^--resume <path> needs --checkpoint_dir"),
         ):
             with self.subTest(argv), self.assertRaisesRegex(ConfigError, message):
@@ -58,17 +80,36 @@ class ValidateTrainArgsTest(unittest.TestCase):
             os.makedirs(run)
             with open(os.path.join(run, "metrics.json"), "w") as f:
                 f.write("{}")
-            argv = ["--dataset_dir", self.data, "--output_dir", os.path.join(d, "results")]
-            with self.assertRaisesRegex(OutputError, "holds the metrics.json of an earlier run"):
+            argv = [
+                "--dataset_dir",
+                self.data,
+                "--output_dir",
+                os.path.join(d, "results"),
+            ]
+            with self.assertRaisesRegex(
+                OutputError, "holds the metrics.json of an earlier run"
+            ):
                 _validate(argv + ["--run_name", "r"])
             _validate(argv + ["--run_name", "r", "--overwrite"])
-            with self.assertRaisesRegex(OutputError, r"--checkpoint_dir .*: inside or around the input"):
+            with self.assertRaisesRegex(
+                OutputError, r"--checkpoint_dir .*: inside or around the input"
+            ):
                 _validate(argv + ["--checkpoint_dir", os.path.join(self.data, "ckpt")])
 
     def test_ignored_model_flags(self) -> None:
         parser = build_parser()
-        argv = ["--interaction_type", "dcnv2", "--dense_embedding", "per_field", "--dlf_rank", "3",
-                "--dcnv2_cross_layers", "2", "--embedding_init_std", "0.1"]
+        argv = [
+            "--interaction_type",
+            "dcnv2",
+            "--dense_embedding",
+            "per_field",
+            "--dlf_rank",
+            "3",
+            "--dcnv2_cross_layers",
+            "2",
+            "--embedding_init_std",
+            "0.1",
+        ]
         args = parser.parse_args(argv)
         self.assertEqual(
             ignored_model_flags(args, explicit_flags(parser, argv)),
@@ -76,11 +117,16 @@ class ValidateTrainArgsTest(unittest.TestCase):
         )
         argv += ["--embedding_init", "normal"]
         args = parser.parse_args(argv)
-        self.assertEqual(ignored_model_flags(args, explicit_flags(parser, argv)), ["dense_embedding", "dlf_rank"])
+        self.assertEqual(
+            ignored_model_flags(args, explicit_flags(parser, argv)),
+            ["dense_embedding", "dlf_rank"],
+        )
         _, warnings = _validate(["--dataset_dir", self.data, *self.out, *argv])
         self.assertEqual(
             warnings,
-            ["warning: --dense_embedding, --dlf_rank have no effect with --interaction_type dcnv2 (ignored)"],
+            [
+                "warning: --dense_embedding, --dlf_rank have no effect with --interaction_type dcnv2 (ignored)"
+            ],
         )
 
 

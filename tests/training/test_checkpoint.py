@@ -9,7 +9,11 @@ import numpy as np
 import torch
 from torchrec.distributed.train_pipeline import TrainPipelineSparseDist
 
+from tests.multiprocess import run_multiprocess
+from tests.training.helpers import eval_logits, run_pipeline
+from tests.training.test_distributed import CONFIG, MODEL, _metadata
 from torchrec_dlf.data.batching import make_batch
+from torchrec_dlf.data.synthetic import SyntheticTeacher
 from torchrec_dlf.training.checkpoint import (
     CheckpointManager,
     DamagedCheckpoint,
@@ -18,15 +22,10 @@ from torchrec_dlf.training.checkpoint import (
 )
 from torchrec_dlf.training.distributed import DistributedContext
 from torchrec_dlf.training.model_factory import build_train_model
-from torchrec_dlf.training.parallel import shard_model
 from torchrec_dlf.training.optimizers import apply_embedding_optimizer, build_optimizer
+from torchrec_dlf.training.parallel import shard_model
 from torchrec_dlf.training.sharding import build_sharding_plan
 from torchrec_dlf.training.trainer import EBC_PATH
-from tests.multiprocess import run_multiprocess
-from tests.training.helpers import eval_logits, run_pipeline
-from tests.training.test_distributed import CONFIG, MODEL, _metadata
-
-from torchrec_dlf.data.synthetic import SyntheticTeacher
 
 GLOBAL_BATCH = 48
 
@@ -35,7 +34,9 @@ def _build(rank: int, world: int, sharding: str):
     teacher = SyntheticTeacher(CONFIG)
     device = torch.device("cpu")
     ctx = DistributedContext(rank, world, rank, world, device, "gloo")
-    torch.manual_seed(rank + 10)  # deliberately different: weights must come from the checkpoint
+    torch.manual_seed(
+        rank + 10
+    )  # deliberately different: weights must come from the checkpoint
     model = build_train_model(MODEL, _metadata(teacher), device)
     apply_embedding_optimizer(model.model.sparse_arch, "rowwise_adagrad", 0.05, device)
     plan = build_sharding_plan(model, EBC_PATH, ctx, sharding, GLOBAL_BATCH // world)
@@ -51,12 +52,16 @@ def _batches(teacher, rank: int, world: int, seed: int, n: int) -> List:
         labels, numeric, cat = teacher.sample(rng, GLOBAL_BATCH)
         per = GLOBAL_BATCH // world
         sl = slice(rank * per, (rank + 1) * per)
-        out.append(make_batch(labels[sl], numeric[sl], cat[sl], CONFIG.categorical_names))
+        out.append(
+            make_batch(labels[sl], numeric[sl], cat[sl], CONFIG.categorical_names)
+        )
     return out
 
 
 def _train(model, optimizer, batches) -> None:
-    run_pipeline(TrainPipelineSparseDist(model, optimizer, torch.device("cpu")), model, batches)
+    run_pipeline(
+        TrainPipelineSparseDist(model, optimizer, torch.device("cpu")), model, batches
+    )
 
 
 _logits = eval_logits
@@ -119,7 +124,9 @@ def _damage(rank: int, world: int, directory: str, how: str) -> Dict[str, object
     path = ckpt.save(2, model, optimizer, {"epoch": 0})
     torch.distributed.barrier()
     if rank == 0:
-        shard = os.path.join(path, sorted(n for n in os.listdir(path) if n.endswith(".distcp"))[0])
+        shard = os.path.join(
+            path, sorted(n for n in os.listdir(path) if n.endswith(".distcp"))[0]
+        )
         size = os.path.getsize(shard)
         with open(shard, "r+b") as f:
             if how == "truncate":
@@ -158,7 +165,9 @@ class CheckpointManagerTest(unittest.TestCase):
             self.assertEqual(read_checkpoint_state(step)["step"], 1)
             with open(os.path.join(step, "trainer_state.json"), "w") as f:
                 f.write('{"step": 1, "fi')
-            with self.assertRaisesRegex(DamagedCheckpoint, r"trainer_state.json: unreadable"):
+            with self.assertRaisesRegex(
+                DamagedCheckpoint, r"trainer_state.json: unreadable"
+            ):
                 read_checkpoint_state(step)
 
     def test_is_checkpoint_directory(self) -> None:

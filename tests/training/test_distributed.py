@@ -9,23 +9,23 @@ import numpy as np
 import torch
 from torchrec.distributed.train_pipeline import TrainPipelineSparseDist
 
+from tests.multiprocess import run_multiprocess
+from tests.training.helpers import eval_logits, run_pipeline
 from torchrec_dlf.data.batching import make_batch
 from torchrec_dlf.data.metadata import DatasetMetadata, SplitInfo
 from torchrec_dlf.data.synthetic import SyntheticConfig, SyntheticTeacher
 from torchrec_dlf.training.checkpoint import CheckpointManager
 from torchrec_dlf.training.distributed import DistributedContext
-from torchrec_dlf.training.model_factory import build_train_model, ModelConfig
+from torchrec_dlf.training.model_factory import ModelConfig, build_train_model
 from torchrec_dlf.training.model_state import (
     load_full_state_dict,
     restore_state,
     snapshot_state,
 )
-from torchrec_dlf.training.parallel import shard_model
 from torchrec_dlf.training.optimizers import apply_embedding_optimizer, build_optimizer
-from torchrec_dlf.training.sharding import build_sharding_plan, SHARDING_CHOICES
+from torchrec_dlf.training.parallel import shard_model
+from torchrec_dlf.training.sharding import SHARDING_CHOICES, build_sharding_plan
 from torchrec_dlf.training.trainer import EBC_PATH
-from tests.multiprocess import run_multiprocess
-from tests.training.helpers import eval_logits, run_pipeline
 
 CONFIG = SyntheticConfig(num_numeric=4, num_categorical=6, max_vocab=200, seed=3)
 MODEL = ModelConfig(
@@ -58,7 +58,9 @@ def _local_batch(rows, rank: int, world: int):
     return make_batch(labels[sl], numeric[sl], cat[sl], CONFIG.categorical_names)
 
 
-def _all_shardings(rank: int, world: int, directory: str) -> Dict[str, Dict[str, object]]:
+def _all_shardings(
+    rank: int, world: int, directory: str
+) -> Dict[str, Dict[str, object]]:
     return {
         s: _sharded_vs_unsharded(rank, world, s, os.path.join(directory, s))
         for s in SHARDING_CHOICES
@@ -104,7 +106,9 @@ def _sharded_vs_unsharded(
 
     before = held_out_loss()
     rng = np.random.default_rng([11, 0])  # the same global batches on every rank
-    batches: List = [_local_batch(teacher.sample(rng, GLOBAL_BATCH), rank, world) for _ in range(60)]
+    batches: List = [
+        _local_batch(teacher.sample(rng, GLOBAL_BATCH), rank, world) for _ in range(60)
+    ]
     pipeline = TrainPipelineSparseDist(sharded, optimizer, device)
     steps = run_pipeline(pipeline, sharded, batches)
     after = held_out_loss()
@@ -124,7 +128,9 @@ def _sharded_vs_unsharded(
     after_first = eval_logits(sharded, local)
     ckpt.load(ckpt.latest(), sharded, optimizer)
     checkpoint_restored = (eval_logits(sharded, local) - at_snapshot).abs().max().item()
-    run_pipeline(pipeline, sharded, batches[:5])  # same steps from the restored optimizer state
+    run_pipeline(
+        pipeline, sharded, batches[:5]
+    )  # same steps from the restored optimizer state
     after_second = eval_logits(sharded, local)
 
     module_plan = plan.plan[EBC_PATH]

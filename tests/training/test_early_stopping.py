@@ -17,14 +17,21 @@ class EarlyStoppingTest(unittest.TestCase):
         self.assertFalse(stopper.update(0.74, opt, step=3))
         self.assertAlmostEqual(opt.param_groups[0]["lr"], 1e-4)
         self.assertFalse(stopper.should_stop)
-        self.assertTrue(stopper.update(0.76, opt, step=4))  # improvement resets the count
-        self.assertFalse(stopper.update(0.76, opt, step=5))  # equal is not an improvement
+        self.assertTrue(
+            stopper.update(0.76, opt, step=4)
+        )  # improvement resets the count
+        self.assertFalse(
+            stopper.update(0.76, opt, step=5)
+        )  # equal is not an improvement
         self.assertFalse(stopper.update(0.70, opt, step=6))
         self.assertTrue(stopper.should_stop)
         self.assertEqual(stopper.best, 0.76)
         self.assertEqual(stopper.best_step, 4)
         self.assertAlmostEqual(opt.param_groups[0]["lr"], 1e-6)  # floored at min_lr
-        self.assertEqual([h["improved"] for h in stopper.history], [True, True, False, True, False, False])
+        self.assertEqual(
+            [h["improved"] for h in stopper.history],
+            [True, True, False, True, False, False],
+        )
 
     def test_state_round_trip(self) -> None:
         opt = self._optimizer()

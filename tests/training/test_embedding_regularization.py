@@ -11,21 +11,21 @@ from torchrec.distributed.train_pipeline import TrainPipelineSparseDist
 from torchrec.distributed.types import ShardingType
 from torchrec.optim.keyed import CombinedOptimizer, KeyedOptimizerWrapper
 
+from tests.multiprocess import run_multiprocess
+from tests.training.helpers import run_pipeline
 from torchrec_dlf.data.batching import make_batch
 from torchrec_dlf.data.metadata import DatasetMetadata, SplitInfo
 from torchrec_dlf.training.distributed import DistributedContext
 from torchrec_dlf.training.embedding_regularization import (
-    fbgemm_decay_kwargs,
     TableWeightDecay,
+    fbgemm_decay_kwargs,
 )
-from torchrec_dlf.training.model_factory import build_train_model, ModelConfig
+from torchrec_dlf.training.model_factory import ModelConfig, build_train_model
 from torchrec_dlf.training.model_state import load_full_state_dict
 from torchrec_dlf.training.optimizers import apply_embedding_optimizer, build_optimizer
 from torchrec_dlf.training.parallel import shard_model
 from torchrec_dlf.training.sharding import build_sharding_plan
 from torchrec_dlf.training.trainer import EBC_PATH
-from tests.multiprocess import run_multiprocess
-from tests.training.helpers import run_pipeline
 
 SMALL, BIG = 10, 40  # rows of the replicated and of the row-wise sharded table
 TOUCHED = 5  # batches only ever look up ids 0..4
@@ -84,16 +84,29 @@ def _train(rank: int, world: int, mode: str) -> Dict[str, Dict[int, torch.Tensor
     reference = build_train_model(MODEL, _metadata(), device, ebc_device=device)
     full = {k: v.detach().clone() for k, v in reference.state_dict().items()}
     model = build_train_model(MODEL, _metadata(), device)
-    apply_embedding_optimizer(model.model.sparse_arch, "rowwise_adagrad", FUSED_LR, device)
+    apply_embedding_optimizer(
+        model.model.sparse_arch, "rowwise_adagrad", FUSED_LR, device
+    )
     plan = build_sharding_plan(
-        model, EBC_PATH, ctx, ShardingType.ROW_WISE.value, 8, data_parallel_max_rows=SMALL
+        model,
+        EBC_PATH,
+        ctx,
+        ShardingType.ROW_WISE.value,
+        8,
+        data_parallel_max_rows=SMALL,
     )
     sharded = shard_model(model, plan, device)
     load_full_state_dict(sharded, full)
     optimizer = build_optimizer(
-        sharded, "adam", 1e-3, "rowwise_adagrad", FUSED_LR,
-        replicated_embedding_optimizer="adam", replicated_embedding_learning_rate=ADAM_LR,
-        embedding_l2_mode=mode, embedding_l2=L2,
+        sharded,
+        "adam",
+        1e-3,
+        "rowwise_adagrad",
+        FUSED_LR,
+        replicated_embedding_optimizer="adam",
+        replicated_embedding_learning_rate=ADAM_LR,
+        embedding_l2_mode=mode,
+        embedding_l2=L2,
     )
     pipeline = TrainPipelineSparseDist(sharded, optimizer, device)
     steps = run_pipeline(pipeline, sharded, _batches(rank, world))
@@ -101,7 +114,9 @@ def _train(rank: int, world: int, mode: str) -> Dict[str, Dict[int, torch.Tensor
     fused = sharded.fused_optimizer.params
     params = dict(sharded.named_parameters())
     return {
-        "plan": {t: s.sharding_type for t, s in plan.plan[EBC_PATH].items()},  # pyre-ignore
+        "plan": {
+            t: s.sharding_type for t, s in plan.plan[EBC_PATH].items()
+        },  # pyre-ignore
         "small": _local_rows(params[TABLE + "t_small.weight"]),
         "big": _local_rows(fused[TABLE + "t_big.weight"]),
         "init_small": _local_rows(full[TABLE + "t_small.weight"]),
@@ -135,7 +150,8 @@ class WholeTableL2OnTwoRanksTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls) -> None:
         cls.results = {
-            mode: run_multiprocess(_train, 2, mode) for mode in ("lookup", "table", "decoupled")
+            mode: run_multiprocess(_train, 2, mode)
+            for mode in ("lookup", "table", "decoupled")
         }
 
     def test_plan_mixes_replicated_and_sharded_tables(self) -> None:
@@ -151,7 +167,9 @@ class WholeTableL2OnTwoRanksTest(unittest.TestCase):
         for rank in self.results["lookup"]:
             for key in ("small", "big"):
                 for i, row in _untouched(rank[key]).items():
-                    torch.testing.assert_close(row, _row(rank[f"init_{key}"], i), rtol=0, atol=0)
+                    torch.testing.assert_close(
+                        row, _row(rank[f"init_{key}"], i), rtol=0, atol=0
+                    )
 
     def test_table_mode_fused_rows_take_the_sgd_step_of_the_penalty(self) -> None:
         factor = (1 - FUSED_LR * L2) ** (STEPS + 1)
@@ -161,25 +179,33 @@ class WholeTableL2OnTwoRanksTest(unittest.TestCase):
 
     def test_table_mode_replicated_rows_follow_adam_on_the_penalty(self) -> None:
         for rank in self.results["table"]:
-            init = torch.stack([_row(rank["init_small"], i) for i in range(TOUCHED, SMALL)])
+            init = torch.stack(
+                [_row(rank["init_small"], i) for i in range(TOUCHED, SMALL)]
+            )
             expected = _adam_on_penalty_only(init, STEPS + 1)
             got = torch.stack([_row(rank["small"], i) for i in range(TOUCHED, SMALL)])
             torch.testing.assert_close(got, expected)
             # Adam normalises the gradient: about lr per step, whatever lambda is.
-            self.assertLess((got - init).abs().max().item(), ADAM_LR * (STEPS + 1) * 1.01)
+            self.assertLess(
+                (got - init).abs().max().item(), ADAM_LR * (STEPS + 1) * 1.01
+            )
 
     def test_decoupled_mode_decays_every_table_by_its_learning_rate(self) -> None:
         for rank in self.results["decoupled"]:
             for key, lr in (("big", FUSED_LR), ("small", ADAM_LR)):
                 factor = (1 - lr * L2) ** (STEPS + 1)
                 for i, row in _untouched(rank[key]).items():
-                    torch.testing.assert_close(row, _row(rank[f"init_{key}"], i) * factor)
+                    torch.testing.assert_close(
+                        row, _row(rank[f"init_{key}"], i) * factor
+                    )
 
     def test_both_ranks_hold_the_same_replicated_table(self) -> None:
         for mode in ("table", "decoupled"):
             a, b = self.results[mode]
             for i in range(SMALL):
-                torch.testing.assert_close(_row(a["small"], i), _row(b["small"], i), rtol=0, atol=0)
+                torch.testing.assert_close(
+                    _row(a["small"], i), _row(b["small"], i), rtol=0, atol=0
+                )
 
 
 class TableWeightDecayTest(unittest.TestCase):
@@ -214,7 +240,9 @@ class TableWeightDecayTest(unittest.TestCase):
         # The decay shares its tables with the optimizer that steps them; the combined
         # optimizer's state (keyed by tensor) must still save and load.
         w = torch.nn.Parameter(torch.randn(5, 2))
-        adam = KeyedOptimizerWrapper({"t.weight": w}, lambda p: torch.optim.Adam(p, lr=1e-3))
+        adam = KeyedOptimizerWrapper(
+            {"t.weight": w}, lambda p: torch.optim.Adam(p, lr=1e-3)
+        )
         decay = TableWeightDecay({"t.weight": w}, {}, l2=0.5, lr=1e-3)
         combined = CombinedOptimizer([("table_l2", decay), adam])
         w.grad = torch.ones_like(w)
@@ -223,7 +251,9 @@ class TableWeightDecayTest(unittest.TestCase):
         w.grad = torch.ones_like(w)
         combined.step()
         combined.load_state_dict(saved)
-        torch.testing.assert_close(adam.state[w]["exp_avg"], saved["state"]["t.weight"]["exp_avg"])
+        torch.testing.assert_close(
+            adam.state[w]["exp_avg"], saved["state"]["t.weight"]["exp_avg"]
+        )
         self.assertEqual(list(decay.tables), ["t.weight"])
 
     def test_rejects_bad_arguments(self) -> None:
@@ -236,14 +266,18 @@ class TableWeightDecayTest(unittest.TestCase):
 class FbgemmDecayKwargsTest(unittest.TestCase):
     def test_refused_on_cpu(self) -> None:
         with self.assertRaisesRegex(ValueError, "needs CUDA"):
-            fbgemm_decay_kwargs("decoupled", 0.1, "rowwise_adagrad", torch.device("cpu"))
+            fbgemm_decay_kwargs(
+                "decoupled", 0.1, "rowwise_adagrad", torch.device("cpu")
+            )
 
     def test_only_decoupled_rowwise_adagrad(self) -> None:
         with self.assertRaisesRegex(ValueError, "DECOUPLE_GLOBAL"):
             fbgemm_decay_kwargs("table", 0.1, "adagrad", torch.device("cuda"))
 
     def test_global_weight_decay_kwargs(self) -> None:
-        kwargs = fbgemm_decay_kwargs("decoupled", 0.1, "rowwise_adagrad", torch.device("cuda"))
+        kwargs = fbgemm_decay_kwargs(
+            "decoupled", 0.1, "rowwise_adagrad", torch.device("cuda")
+        )
         self.assertEqual(kwargs["weight_decay"], 0.1)
         self.assertEqual(int(kwargs["weight_decay_mode"]), 5)  # DECOUPLE_GLOBAL
 

@@ -13,11 +13,23 @@ from torchrec_dlf.training.train_module import DLRMTrainModule
 def _setup(every: int = 1):
     torch.manual_seed(0)
     ebc = EmbeddingBagCollection(
-        tables=[EmbeddingBagConfig(name="t", embedding_dim=8, num_embeddings=20, feature_names=["a", "b"])]
+        tables=[
+            EmbeddingBagConfig(
+                name="t", embedding_dim=8, num_embeddings=20, feature_names=["a", "b"]
+            )
+        ]
     )
     module = DLRMTrainModule(
-        DLRM_DLF(ebc, 2, [8, 8], [16, 1], dlf_num_layers=2, dlf_tokens_per_block=2, dlf_rank=2,
-                 dlf_block_mlp_width=8)
+        DLRM_DLF(
+            ebc,
+            2,
+            [8, 8],
+            [16, 1],
+            dlf_num_layers=2,
+            dlf_tokens_per_block=2,
+            dlf_rank=2,
+            dlf_block_mlp_width=8,
+        )
     )
     module.track_embedding_gradient = True
     # The branch scale starts at 0 (ReZero), which leaves the streams without gradient
@@ -25,21 +37,37 @@ def _setup(every: int = 1):
     with torch.no_grad():
         for layer in module.model.inter_arch.layers:
             layer.branch_scale.fill_(0.5)
-    optimizer = KeyedOptimizerWrapper(dict(module.named_parameters()), lambda p: torch.optim.SGD(p, lr=0.1))
+    optimizer = KeyedOptimizerWrapper(
+        dict(module.named_parameters()), lambda p: torch.optim.SGD(p, lr=0.1)
+    )
     return module, GradientNormTracker(optimizer, module, module, every)
 
 
 def _batch() -> Batch:
-    kjt = KeyedJaggedTensor(keys=["a", "b"], values=torch.tensor([1, 2, 3, 4, 5, 6, 7, 8]),
-                            lengths=torch.ones(8, dtype=torch.int32))
-    return Batch(dense_features=torch.rand(4, 2), sparse_features=kjt, labels=torch.tensor([0.0, 1.0, 1.0, 0.0]))
+    kjt = KeyedJaggedTensor(
+        keys=["a", "b"],
+        values=torch.tensor([1, 2, 3, 4, 5, 6, 7, 8]),
+        lengths=torch.ones(8, dtype=torch.int32),
+    )
+    return Batch(
+        dense_features=torch.rand(4, 2),
+        sparse_features=kjt,
+        labels=torch.tensor([0.0, 1.0, 1.0, 0.0]),
+    )
 
 
 class GradientNormTrackerTest(unittest.TestCase):
     def test_stream_names(self) -> None:
-        self.assertEqual(stream_of("model.inter_arch.layers.0.low_order.mlp.model.0.weight"), "alpha")
-        self.assertEqual(stream_of("_dmp.module.model.inter_arch.layers.2.high_order.projection"), "beta")
-        self.assertEqual(stream_of("model.inter_arch.layers.1.implicit.weight"), "gamma")
+        self.assertEqual(
+            stream_of("model.inter_arch.layers.0.low_order.mlp.model.0.weight"), "alpha"
+        )
+        self.assertEqual(
+            stream_of("_dmp.module.model.inter_arch.layers.2.high_order.projection"),
+            "beta",
+        )
+        self.assertEqual(
+            stream_of("model.inter_arch.layers.1.implicit.weight"), "gamma"
+        )
         self.assertEqual(stream_of("model.inter_arch.layers.1.fusion.query"), "fusion")
         self.assertIsNone(stream_of("model.over_arch.model.1.weight"))
 
@@ -49,7 +77,11 @@ class GradientNormTrackerTest(unittest.TestCase):
         module(_batch())[0].backward()
         expected = {}
         for group in ("alpha", "beta", "gamma", "fusion", "residual"):
-            grads = [p.grad for n, p in module.named_parameters() if stream_of(n) == group and p.grad is not None]
+            grads = [
+                p.grad
+                for n, p in module.named_parameters()
+                if stream_of(n) == group and p.grad is not None
+            ]
             expected[group] = torch.sqrt(sum(g.pow(2).sum() for g in grads)).item()
         tracker.step()
         for group, value in expected.items():

@@ -3,13 +3,13 @@ import unittest
 
 import torch
 
+from tests.multiprocess import run_multiprocess
 from torchrec_dlf.training.metrics import (
+    PredictionCollector,
     binary_metrics,
     log_loss,
-    PredictionCollector,
     roc_auc,
 )
-from tests.multiprocess import run_multiprocess
 
 
 def _pairwise_auc(scores, labels) -> float:
@@ -39,7 +39,9 @@ class RocAucTest(unittest.TestCase):
             scores = torch.randint(0, 6, (60,), generator=g).float()  # many ties
             labels = torch.randint(0, 2, (60,), generator=g).float()
             self.assertAlmostEqual(
-                roc_auc(scores, labels), _pairwise_auc(scores.tolist(), labels.tolist()), places=12
+                roc_auc(scores, labels),
+                _pairwise_auc(scores.tolist(), labels.tolist()),
+                places=12,
             )
 
     def test_perfect_inverse_and_single_class(self) -> None:

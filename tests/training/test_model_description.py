@@ -3,18 +3,18 @@ import os
 import tempfile
 import unittest
 
+from tests.data.helpers import write_indexed_dataset
 from torchrec_dlf.data.metadata import DatasetMetadata
 from torchrec_dlf.training.model_description import (
+    CheckpointMismatch,
+    DatasetMismatch,
     check_dataset,
     check_model_config,
-    CheckpointMismatch,
     config_difference,
     dataset_difference,
-    DatasetMismatch,
     describe_model,
 )
 from torchrec_dlf.training.model_factory import ModelConfig
-from tests.data.helpers import write_indexed_dataset
 
 
 class ModelDescriptionTest(unittest.TestCase):
@@ -46,15 +46,25 @@ class ModelDescriptionTest(unittest.TestCase):
         cases = [
             (other(numeric=["I1"]), r"numeric fields \['I1', 'I2'\] vs \['I1'\]"),
             (other(categorical=["C2", "C1", "C3"]), r"categorical fields"),
-            (other(vocab_sizes={"C1": 50, "C2": 49, "C3": 50}), r"vocabulary sizes differ \(C2 50 vs 49\)"),
-            (other(identity="f" * 64), r"same fields and sizes but other vocabularies \(identity "
-             + self.meta.identity[:12] + r" vs ffffffffffff\)"),
+            (
+                other(vocab_sizes={"C1": 50, "C2": 49, "C3": 50}),
+                r"vocabulary sizes differ \(C2 50 vs 49\)",
+            ),
+            (
+                other(identity="f" * 64),
+                r"same fields and sizes but other vocabularies \(identity "
+                + self.meta.identity[:12]
+                + r" vs ffffffffffff\)",
+            ),
         ]
         for meta, pattern in cases:
             with self.subTest(pattern):
-                with self.assertRaisesRegex(DatasetMismatch, r"^checkpoint ck was trained on dataset "
-                                            r"'indexed' \(.*\) and --dataset_dir elsewhere encodes "
-                                            r"its data differently: " + pattern):
+                with self.assertRaisesRegex(
+                    DatasetMismatch,
+                    r"^checkpoint ck was trained on dataset "
+                    r"'indexed' \(.*\) and --dataset_dir elsewhere encodes "
+                    r"its data differently: " + pattern,
+                ):
                     check_dataset(self.description, meta, "ck", "elsewhere")
 
     def test_checkpoints_without_identity_compare_shapes(self) -> None:
@@ -68,7 +78,9 @@ class ModelDescriptionTest(unittest.TestCase):
         saved = self.description
         check_model_config(saved, ModelConfig(), "ck")
         self.assertEqual(
-            config_difference(saved["model_config"], ModelConfig(interaction_type="dot", dlf_rank=8)),
+            config_difference(
+                saved["model_config"], ModelConfig(interaction_type="dot", dlf_rank=8)
+            ),
             ["interaction_type 'dlf' -> 'dot'", "dlf_rank 24 -> 8"],
         )
         with self.assertRaisesRegex(
@@ -76,7 +88,11 @@ class ModelDescriptionTest(unittest.TestCase):
             r"^checkpoint ck holds another model: embedding_dim 16 -> 32, dense_arch_layer_sizes "
             r"None -> \[64, 32\]; use the flags it was trained with or another --checkpoint_dir$",
         ):
-            check_model_config(saved, ModelConfig(embedding_dim=32, dense_arch_layer_sizes=[64, 32]), "ck")
+            check_model_config(
+                saved,
+                ModelConfig(embedding_dim=32, dense_arch_layer_sizes=[64, 32]),
+                "ck",
+            )
 
 
 if __name__ == "__main__":

@@ -9,10 +9,10 @@ from torchrec_dlf.dlrm_dcnv2 import DLRM_DCNv2
 from torchrec_dlf.dlrm_deepfm import DLRM_DeepFM
 from torchrec_dlf.first_order import DLRM_FirstOrder
 from torchrec_dlf.training.model_factory import (
+    ModelConfig,
     build_train_model,
     count_parameters,
     embedding_bag_configs,
-    ModelConfig,
 )
 
 
@@ -39,7 +39,9 @@ class ModelFactoryTest(unittest.TestCase):
         }
         for kind, cls in expected.items():
             model = build_train_model(
-                ModelConfig(interaction_type=kind, embedding_dim=8, dlf_block_mlp_width=16),
+                ModelConfig(
+                    interaction_type=kind, embedding_dim=8, dlf_block_mlp_width=16
+                ),
                 _meta(),
                 torch.device("cpu"),
                 ebc_device=torch.device("cpu"),
@@ -51,14 +53,20 @@ class ModelFactoryTest(unittest.TestCase):
 
     def test_tables_follow_metadata(self) -> None:
         configs = embedding_bag_configs(_meta(), 8)
-        self.assertEqual([(c.name, c.num_embeddings, c.feature_names) for c in configs],
-                         [("t_C1", 10, ["C1"]), ("t_C2", 7, ["C2"])])
+        self.assertEqual(
+            [(c.name, c.num_embeddings, c.feature_names) for c in configs],
+            [("t_C1", 10, ["C1"]), ("t_C2", 7, ["C2"])],
+        )
 
     def test_linear_head(self) -> None:
         for kind in ("dlf", "dcnv2", "deepfm"):
             model = build_train_model(
-                ModelConfig(interaction_type=kind, embedding_dim=8, over_arch_layer_sizes=[1],
-                            dlf_block_mlp_width=16),
+                ModelConfig(
+                    interaction_type=kind,
+                    embedding_dim=8,
+                    over_arch_layer_sizes=[1],
+                    dlf_block_mlp_width=16,
+                ),
                 _meta(),
                 torch.device("cpu"),
                 ebc_device=torch.device("cpu"),
@@ -70,15 +78,29 @@ class ModelFactoryTest(unittest.TestCase):
 
     def test_table_initialisation(self) -> None:
         meta = DatasetMetadata(
-            name="big", numeric=[], categorical=["C1"], vocab_sizes={"C1": 20000},
+            name="big",
+            numeric=[],
+            categorical=["C1"],
+            vocab_sizes={"C1": 20000},
             splits={"train": SplitInfo([], 0, 0)},
         )
-        for init, std, bound in (("normal", 1e-4, None), ("uniform", 0.01, 0.01 * 3**0.5),
-                                 ("torchrec", None, 20000**-0.5)):
-            config = ModelConfig(interaction_type="lr", embedding_dim=8, embedding_init=init,
-                                 embedding_init_std=std or 1e-4)
-            model = build_train_model(config, meta, torch.device("cpu"), ebc_device=torch.device("cpu"))
-            table = model.model.sparse_arch.embedding_bag_collection.embedding_bags["t_C1"].weight
+        for init, std, bound in (
+            ("normal", 1e-4, None),
+            ("uniform", 0.01, 0.01 * 3**0.5),
+            ("torchrec", None, 20000**-0.5),
+        ):
+            config = ModelConfig(
+                interaction_type="lr",
+                embedding_dim=8,
+                embedding_init=init,
+                embedding_init_std=std or 1e-4,
+            )
+            model = build_train_model(
+                config, meta, torch.device("cpu"), ebc_device=torch.device("cpu")
+            )
+            table = model.model.sparse_arch.embedding_bag_collection.embedding_bags[
+                "t_C1"
+            ].weight
             if std is not None:
                 self.assertAlmostEqual(table.std().item(), std, delta=std * 0.03)
             if bound is not None:
@@ -90,8 +112,14 @@ class ModelFactoryTest(unittest.TestCase):
             ModelConfig(embedding_init="normal", embedding_init_std=0.0).validate()
 
     def test_meta_device_embeddings_and_parameter_counts(self) -> None:
-        model = build_train_model(ModelConfig(interaction_type="lr", embedding_dim=4), _meta(), torch.device("cpu"))
-        table = model.model.sparse_arch.embedding_bag_collection.embedding_bags["t_C1"].weight
+        model = build_train_model(
+            ModelConfig(interaction_type="lr", embedding_dim=4),
+            _meta(),
+            torch.device("cpu"),
+        )
+        table = model.model.sparse_arch.embedding_bag_collection.embedding_bags[
+            "t_C1"
+        ].weight
         self.assertEqual(table.device.type, "meta")
         self.assertEqual(count_parameters(model, embeddings=True), (10 + 7) * 4)
         self.assertEqual(count_parameters(model), 3 + 2 * 4 + 1)  # one linear layer
@@ -111,5 +139,7 @@ def _kjt():
     from torchrec import KeyedJaggedTensor
 
     return KeyedJaggedTensor(
-        keys=["C1", "C2"], values=torch.tensor([1, 2, 3, 4]), lengths=torch.ones(4, dtype=torch.int32)
+        keys=["C1", "C2"],
+        values=torch.tensor([1, 2, 3, 4]),
+        lengths=torch.ones(4, dtype=torch.int32),
     )

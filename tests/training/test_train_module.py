@@ -12,11 +12,26 @@ from torchrec_dlf.training.train_module import DLRMTrainModule
 def _model(cls=DLRM, seed=0):
     torch.manual_seed(seed)
     ebc = EmbeddingBagCollection(
-        tables=[EmbeddingBagConfig(name="t1", embedding_dim=4, num_embeddings=10, feature_names=["f1", "f2"])]
+        tables=[
+            EmbeddingBagConfig(
+                name="t1",
+                embedding_dim=4,
+                num_embeddings=10,
+                feature_names=["f1", "f2"],
+            )
+        ]
     )
     if cls is DLRM_DLF:
-        return DLRM_DLF(ebc, 3, [8, 4], [8, 1], dlf_num_layers=1, dlf_tokens_per_block=2,
-                        dlf_rank=2, dlf_block_mlp_width=8)
+        return DLRM_DLF(
+            ebc,
+            3,
+            [8, 4],
+            [8, 1],
+            dlf_num_layers=1,
+            dlf_tokens_per_block=2,
+            dlf_rank=2,
+            dlf_block_mlp_width=8,
+        )
     return cls(ebc, 3, [8, 4], [8, 1])
 
 
@@ -27,8 +42,11 @@ def _batch() -> Batch:
         values=torch.randint(0, 10, (8,), generator=g),
         lengths=torch.ones(8, dtype=torch.int32),
     )
-    return Batch(dense_features=torch.rand(4, 3, generator=g), sparse_features=kjt,
-                 labels=torch.tensor([0.0, 1.0, 1.0, 0.0]))
+    return Batch(
+        dense_features=torch.rand(4, 3, generator=g),
+        sparse_features=kjt,
+        labels=torch.tensor([0.0, 1.0, 1.0, 0.0]),
+    )
 
 
 class DLRMTrainModuleTest(unittest.TestCase):
@@ -49,7 +67,8 @@ class DLRMTrainModuleTest(unittest.TestCase):
         penalty = embedded.square().sum(dim=(1, 2)).mean()
         torch.testing.assert_close(loss, bce + 0.1 * penalty)
         torch.testing.assert_close(
-            bce, torch.nn.functional.binary_cross_entropy_with_logits(logits, batch.labels)
+            bce,
+            torch.nn.functional.binary_cross_entropy_with_logits(logits, batch.labels),
         )
         model.eval()
         eval_loss, (eval_bce, _, _) = model(batch)
@@ -63,7 +82,9 @@ class DLRMTrainModuleTest(unittest.TestCase):
             m(batch)[0].backward()
 
         def weight(m):  # pyre-ignore[2,3]
-            return m.model.sparse_arch.embedding_bag_collection.embedding_bags["t1"].weight
+            return m.model.sparse_arch.embedding_bag_collection.embedding_bags[
+                "t1"
+            ].weight
 
         diff = (weight(reg).grad - weight(plain).grad).abs().sum(dim=1)
         used = set(batch.sparse_features.values().tolist())

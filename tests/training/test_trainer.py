@@ -10,30 +10,77 @@ import unittest
 import pytest
 import torch
 
-from torchrec_dlf.data.synthetic import generate, SyntheticConfig
-from torchrec_dlf.inference.checkpoint_model import load_model_weights, model_config, read_description, training_metadata
-from torchrec_dlf.training.model_factory import build_train_model
 from tests.scripts import torchrun
+from torchrec_dlf.data.synthetic import SyntheticConfig, generate
+from torchrec_dlf.inference.checkpoint_model import (
+    load_model_weights,
+    model_config,
+    read_description,
+    training_metadata,
+)
+from torchrec_dlf.training.model_factory import build_train_model
 
-FLAGS = ["--interaction_type", "dlf", "--embedding_dim", "8", "--dense_arch_layer_sizes", "16,8",
-         "--over_arch_layer_sizes", "32,1", "--dlf_num_layers", "2", "--dlf_tokens_per_block", "4",
-         "--dlf_rank", "4", "--dlf_block_mlp_width", "32", "--dlf_dropout", "0.1", "--batch_size", "256",
-         "--epochs", "2", "--checkpoint_every_n_steps", "15", "--validation_freq_within_epoch", "20",
-         "--print_progress", "off", "--embedding_l2", "0.01"]
+FLAGS = [
+    "--interaction_type",
+    "dlf",
+    "--embedding_dim",
+    "8",
+    "--dense_arch_layer_sizes",
+    "16,8",
+    "--over_arch_layer_sizes",
+    "32,1",
+    "--dlf_num_layers",
+    "2",
+    "--dlf_tokens_per_block",
+    "4",
+    "--dlf_rank",
+    "4",
+    "--dlf_block_mlp_width",
+    "32",
+    "--dlf_dropout",
+    "0.1",
+    "--batch_size",
+    "256",
+    "--epochs",
+    "2",
+    "--checkpoint_every_n_steps",
+    "15",
+    "--validation_freq_within_epoch",
+    "20",
+    "--print_progress",
+    "off",
+    "--embedding_l2",
+    "0.01",
+]
 
 
 def _train(data: str, out: str, ckpt: str, *extra: str):
     return torchrun(
         2,
-        ["launch/train.py", "--dataset_dir", data, "--output_dir", out, "--run_name", "run",
-         "--checkpoint_dir", ckpt, *FLAGS, *extra],
+        [
+            "launch/train.py",
+            "--dataset_dir",
+            data,
+            "--output_dir",
+            out,
+            "--run_name",
+            "run",
+            "--checkpoint_dir",
+            ckpt,
+            *FLAGS,
+            *extra,
+        ],
     )
 
 
 def _weights(checkpoint: str):
     description = read_description(checkpoint)
-    model = build_train_model(model_config(description), training_metadata(description),
-                              torch.device("cpu"), ebc_device=torch.device("cpu"))
+    model = build_train_model(
+        model_config(description),
+        training_metadata(description),
+        torch.device("cpu"),
+        ebc_device=torch.device("cpu"),
+    )
     load_model_weights(checkpoint, model, single_process=True)
     return model.state_dict()
 
@@ -43,25 +90,57 @@ class ExactResumeTest(unittest.TestCase):
     def test_interrupted_run_matches_uninterrupted(self) -> None:
         self._assert_exact_resume()
 
-    def test_whole_table_l2_on_replicated_and_fused_tables_resumes_exactly(self) -> None:
+    def test_whole_table_l2_on_replicated_and_fused_tables_resumes_exactly(
+        self,
+    ) -> None:
         # Small tables replicated with Adam, the others fused: both table decays are in
         # the combined optimizer beside the optimizers that own the same tables.
         self._assert_exact_resume(
-            "--data_parallel_max_rows", "100", "--data_parallel_embedding_optimizer", "adam",
-            "--data_parallel_embedding_learning_rate", "0.001", "--embedding_l2_mode", "table",
-            "--embedding_l2", "0.05", "--embedding_init", "normal", "--embedding_init_std", "0.0001",
+            "--data_parallel_max_rows",
+            "100",
+            "--data_parallel_embedding_optimizer",
+            "adam",
+            "--data_parallel_embedding_learning_rate",
+            "0.001",
+            "--embedding_l2_mode",
+            "table",
+            "--embedding_l2",
+            "0.05",
+            "--embedding_init",
+            "normal",
+            "--embedding_init_std",
+            "0.0001",
         )
 
     def _assert_exact_resume(self, *recipe: str) -> None:
         tmp = tempfile.mkdtemp()
         try:
             data = os.path.join(tmp, "data")
-            generate(SyntheticConfig(train_rows=12000, valid_rows=2000, test_rows=2000, num_numeric=3,
-                                     num_categorical=6, max_vocab=200, seed=8), data)
-            full = _train(data, os.path.join(tmp, "full"), os.path.join(tmp, "full_ckpt"), *recipe)
+            generate(
+                SyntheticConfig(
+                    train_rows=12000,
+                    valid_rows=2000,
+                    test_rows=2000,
+                    num_numeric=3,
+                    num_categorical=6,
+                    max_vocab=200,
+                    seed=8,
+                ),
+                data,
+            )
+            full = _train(
+                data, os.path.join(tmp, "full"), os.path.join(tmp, "full_ckpt"), *recipe
+            )
             self.assertEqual(full.returncode, 0, full.stderr[-3000:])
             part = os.path.join(tmp, "part")
-            stopped = _train(data, part, os.path.join(tmp, "part_ckpt"), *recipe, "--stop_after_steps", "37")
+            stopped = _train(
+                data,
+                part,
+                os.path.join(tmp, "part_ckpt"),
+                *recipe,
+                "--stop_after_steps",
+                "37",
+            )
             self.assertEqual(stopped.returncode, 0, stopped.stderr[-3000:])
             self.assertIn("stopped after step 37", stopped.stdout)
             self.assertFalse(os.path.exists(os.path.join(part, "run", "metrics.json")))
@@ -80,7 +159,9 @@ class ExactResumeTest(unittest.TestCase):
             self.assertEqual(a["model"]["dlf_rank"], 4)
             self.assertNotIn("dcn_num_layers", a["model"])
             self.assertNotIn("deepfm_mlp_layer_sizes", a["model"])
-            self.assertEqual(a["evaluations"], b["evaluations"])  # every validation, bit for bit
+            self.assertEqual(
+                a["evaluations"], b["evaluations"]
+            )  # every validation, bit for bit
             self.assertEqual(a["test"], b["test"])
             self.assertEqual(a["valid"], b["valid"])
             wa = _weights(os.path.join(tmp, "full_ckpt", "best"))
@@ -88,8 +169,16 @@ class ExactResumeTest(unittest.TestCase):
             self.assertEqual(wa.keys(), wb.keys())
             for key in wa:
                 self.assertTrue(torch.equal(wa[key], wb[key]), key)
-            last_a = sorted(d for d in os.listdir(os.path.join(tmp, "full_ckpt")) if d.startswith("step_"))[-1]
-            last_b = sorted(d for d in os.listdir(os.path.join(tmp, "part_ckpt")) if d.startswith("step_"))[-1]
+            last_a = sorted(
+                d
+                for d in os.listdir(os.path.join(tmp, "full_ckpt"))
+                if d.startswith("step_")
+            )[-1]
+            last_b = sorted(
+                d
+                for d in os.listdir(os.path.join(tmp, "part_ckpt"))
+                if d.startswith("step_")
+            )[-1]
             self.assertEqual(last_a, last_b)
             fa = _weights(os.path.join(tmp, "full_ckpt", last_a))
             fb = _weights(os.path.join(tmp, "part_ckpt", last_b))

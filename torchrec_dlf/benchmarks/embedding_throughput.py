@@ -51,14 +51,19 @@ def make_kjt(config: EmbeddingConfig, seed: int) -> KeyedJaggedTensor:
     return KeyedJaggedTensor(
         keys=[f"f{t}" for t in range(config.tables)],
         values=torch.from_numpy(ids.astype(np.int64)),
-        lengths=torch.full((config.tables * config.batch_size,), config.pooling, dtype=torch.int32),
+        lengths=torch.full(
+            (config.tables * config.batch_size,), config.pooling, dtype=torch.int32
+        ),
     )
 
 
 def _tables(config: EmbeddingConfig) -> List[EmbeddingBagConfig]:
     return [
         EmbeddingBagConfig(
-            name=f"t{t}", embedding_dim=config.dim, num_embeddings=config.rows, feature_names=[f"f{t}"]
+            name=f"t{t}",
+            embedding_dim=config.dim,
+            num_embeddings=config.rows,
+            feature_names=[f"f{t}"],
         )
         for t in range(config.tables)
     ]
@@ -100,7 +105,9 @@ def fused_sharded(
     return {"forward": forward, "forward_backward": train}
 
 
-def unsharded_ebc(config: EmbeddingConfig, device: torch.device) -> Dict[str, Callable[[KeyedJaggedTensor], None]]:
+def unsharded_ebc(
+    config: EmbeddingConfig, device: torch.device
+) -> Dict[str, Callable[[KeyedJaggedTensor], None]]:
     """TorchRec's EmbeddingBagCollection as a plain module: dense gradients, Adagrad."""
     ebc = EmbeddingBagCollection(tables=_tables(config), device=device)
     optimizer = torch.optim.Adagrad(ebc.parameters(), lr=0.01)

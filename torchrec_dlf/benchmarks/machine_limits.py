@@ -7,13 +7,19 @@ import torch
 from torchrec_dlf.benchmarks.timing import time_steps
 
 
-def matmul_peak(device: torch.device, dtype: torch.dtype, size: int = 2048) -> Dict[str, float]:
+def matmul_peak(
+    device: torch.device, dtype: torch.dtype, size: int = 2048
+) -> Dict[str, float]:
     """FLOP/s of a square ``size`` matrix product (the best of several)."""
     a = torch.randn(size, size, device=device).to(dtype)
     b = torch.randn(size, size, device=device).to(dtype)
     t = time_steps(lambda: torch.mm(a, b), device, warmup=2, steps=6)
     flops = 2.0 * size**3
-    return {"size": float(size), "flop_per_s": flops / t["min_s"], "p50_flop_per_s": flops / t["p50_s"]}
+    return {
+        "size": float(size),
+        "flop_per_s": flops / t["min_s"],
+        "p50_flop_per_s": flops / t["p50_s"],
+    }
 
 
 def copy_bandwidth(device: torch.device, megabytes: int = 512) -> Dict[str, float]:

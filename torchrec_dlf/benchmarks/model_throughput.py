@@ -56,7 +56,9 @@ def _plain_mlp(sizes: List[int], in_features: int, last_linear: bool) -> nn.Sequ
 class DenseModel(nn.Module):
     """dense arch -> interaction arch -> over arch, fed with ready-made embeddings."""
 
-    def __init__(self, dense_arch: nn.Module, inter_arch: nn.Module, over_arch: nn.Module) -> None:
+    def __init__(
+        self, dense_arch: nn.Module, inter_arch: nn.Module, over_arch: nn.Module
+    ) -> None:
         super().__init__()
         self.dense_arch = dense_arch
         self.inter_arch = inter_arch
@@ -64,7 +66,9 @@ class DenseModel(nn.Module):
 
     def forward(self, dense: torch.Tensor, sparse: torch.Tensor) -> torch.Tensor:
         embedded_dense = self.dense_arch(dense)
-        return self.over_arch(self.inter_arch(dense_features=embedded_dense, sparse_features=sparse))
+        return self.over_arch(
+            self.inter_arch(dense_features=embedded_dense, sparse_features=sparse)
+        )
 
 
 class ReferenceModel(nn.Module):
@@ -137,7 +141,9 @@ def build_models(shape: ModelShape) -> Dict[str, nn.Module]:
         )
         models["dcn"] = DenseModel(
             dense_arch(),
-            InteractionDCNArch(f, LowRankCrossNet((f + 1) * d, shape.dcn_layers, shape.dcn_rank)),
+            InteractionDCNArch(
+                f, LowRankCrossNet((f + 1) * d, shape.dcn_layers, shape.dcn_rank)
+            ),
             over_arch((f + 1) * d),
         )
         branch = [(f + 1) * d, 8 * d]
@@ -158,7 +164,9 @@ def build_models(shape: ModelShape) -> Dict[str, nn.Module]:
     return models
 
 
-def _autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+def _autocast(
+    device: torch.device, precision: str
+) -> contextlib.AbstractContextManager:
     return torch.autocast(
         device.type, dtype=torch.bfloat16, enabled=precision == "bf16"
     )
@@ -176,10 +184,14 @@ def measure_model(
     """Training and inference step times, FLOPs per sample and achieved FLOP/s."""
     torch.manual_seed(0)
     model = model.to(device)
-    runner: Callable[..., torch.Tensor] = torch.compile(model) if compile_model else model
+    runner: Callable[..., torch.Tensor] = (
+        torch.compile(model) if compile_model else model
+    )
     b = shape.batch_size
     dense = torch.rand(b, shape.num_dense, device=device)
-    sparse = (torch.randn(b, shape.num_sparse, shape.embedding_dim, device=device) * 0.1).requires_grad_()
+    sparse = (
+        torch.randn(b, shape.num_sparse, shape.embedding_dim, device=device) * 0.1
+    ).requires_grad_()
     labels = torch.randint(0, 2, (b,), device=device).float()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
 

@@ -17,7 +17,9 @@ import torch
 from torch import nn
 
 
-def _mlp(in_features: int, hidden: int, out_features: int, batch_norm: bool = True) -> nn.Sequential:
+def _mlp(
+    in_features: int, hidden: int, out_features: int, batch_norm: bool = True
+) -> nn.Sequential:
     layers: List[nn.Module] = [nn.Linear(in_features, hidden)]
     if batch_norm:
         layers.append(nn.BatchNorm1d(hidden))
@@ -62,8 +64,12 @@ class ReferenceDLFLayer(nn.Module):
         self.fm = _FMBlock(n_in, tokens, dim, rank, hidden)
         self.fm_x0 = _FMBlock(n_in, tokens, dim, rank, hidden)
         self.norm = nn.LayerNorm(dim)
-        self.residual = _TokenProjection(n_in, n_out) if n_in != n_out else nn.Identity()
-        self.x0_projection = _TokenProjection(n_base, n_in) if n_base != n_in else nn.Identity()
+        self.residual = (
+            _TokenProjection(n_in, n_out) if n_in != n_out else nn.Identity()
+        )
+        self.x0_projection = (
+            _TokenProjection(n_base, n_in) if n_base != n_in else nn.Identity()
+        )
 
     def forward(self, x: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
         x0 = self.x0_projection(x0)
@@ -99,7 +105,11 @@ class ReferenceDLF(nn.Module):
         layers = []
         n = num_tokens
         for _ in range(num_layers):
-            layers.append(ReferenceDLFLayer(num_tokens, n, dim, tokens_per_block, rank, block_hidden))
+            layers.append(
+                ReferenceDLFLayer(
+                    num_tokens, n, dim, tokens_per_block, rank, block_hidden
+                )
+            )
             n = 3 * tokens_per_block
         self.layers = nn.ModuleList(layers)
         self.out_features = n * dim

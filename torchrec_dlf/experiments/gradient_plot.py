@@ -36,7 +36,9 @@ def plot_gradient_norms(runs_dir: str, run_names: List[str], path: str) -> bool:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(histories), figsize=(5 * len(histories), 3.6), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(histories), figsize=(5 * len(histories), 3.6), sharey=True, squeeze=False
+    )
     for ax, (name, norms) in zip(axes[0], histories):
         for group, color in GROUP_COLORS.items():
             if group in norms:

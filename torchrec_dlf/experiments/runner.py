@@ -21,7 +21,12 @@ MODELS: Dict[str, List[str]] = {
     "dlf_no_low_order": ["--interaction_type", "dlf", "--dlf_low_order", "off"],
     "dlf_concat": ["--interaction_type", "dlf", "--dlf_fusion", "concat"],
     "dlf_no_gate": ["--interaction_type", "dlf", "--dlf_gate", "off"],
-    "dlf_linear_gamma": ["--interaction_type", "dlf", "--dlf_implicit_activation", "off"],
+    "dlf_linear_gamma": [
+        "--interaction_type",
+        "dlf",
+        "--dlf_implicit_activation",
+        "off",
+    ],
     "dot": ["--interaction_type", "dot"],
     "dcn": ["--interaction_type", "dcn"],
     "projection": ["--interaction_type", "projection"],
@@ -57,7 +62,9 @@ class ExperimentSpec:
         spec = cls(**raw)
         unknown = [m for m in spec.models if m not in MODELS and m not in spec.variants]
         if unknown:
-            raise ValueError(f"{path}: unknown models {unknown}; known: {sorted(MODELS)}")
+            raise ValueError(
+                f"{path}: unknown models {unknown}; known: {sorted(MODELS)}"
+            )
         return spec
 
     def flags(self, model: str) -> List[str]:
@@ -130,21 +137,44 @@ def _read_run_record(run_dir: str) -> Dict[str, Any]:
 
 
 def _run_one(
-    spec: ExperimentSpec, model: str, seed: int, runs_dir: str, extra: List[str], python: str
+    spec: ExperimentSpec,
+    model: str,
+    seed: int,
+    runs_dir: str,
+    extra: List[str],
+    python: str,
 ) -> None:
     name = run_name(model, seed)
     run_dir = os.path.join(runs_dir, name)
     os.makedirs(run_dir, exist_ok=True)
     record = _read_run_record(run_dir)
     checkpoints = os.path.join(run_dir, CHECKPOINTS)
-    cmd = [python, os.path.join(ROOT, "launch", "train.py"), "--dataset_dir", spec.dataset_dir,
-           *spec.flags(model), *extra, "--seed", str(seed), "--output_dir", runs_dir,
-           "--run_name", name, "--print_progress", "off", "--checkpoint_dir", checkpoints]
+    cmd = [
+        python,
+        os.path.join(ROOT, "launch", "train.py"),
+        "--dataset_dir",
+        spec.dataset_dir,
+        *spec.flags(model),
+        *extra,
+        "--seed",
+        str(seed),
+        "--output_dir",
+        runs_dir,
+        "--run_name",
+        name,
+        "--print_progress",
+        "off",
+        "--checkpoint_dir",
+        checkpoints,
+    ]
     resumed = os.path.isdir(checkpoints) and any(
         entry.startswith("step_") for entry in os.listdir(checkpoints)
     )
-    print(f"[experiment] {name}{' (continuing)' if resumed else ''}: "
-          f"{' '.join(shlex.quote(c) for c in cmd)}", flush=True)
+    print(
+        f"[experiment] {name}{' (continuing)' if resumed else ''}: "
+        f"{' '.join(shlex.quote(c) for c in cmd)}",
+        flush=True,
+    )
     started = time.time()
     with open(os.path.join(runs_dir, f"{name}.log"), "a") as log:
         done = subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
@@ -154,7 +184,9 @@ def _run_one(
     record["command"] = cmd
     with open(os.path.join(run_dir, RUN_FILE), "w") as f:
         json.dump(record, f, indent=2)
-    if done.returncode != 0 or not os.path.isfile(os.path.join(run_dir, "metrics.json")):
+    if done.returncode != 0 or not os.path.isfile(
+        os.path.join(run_dir, "metrics.json")
+    ):
         raise RuntimeError(f"{name} failed (exit {done.returncode}); see {log.name}")
     shutil.rmtree(checkpoints, ignore_errors=True)
 
@@ -211,11 +243,15 @@ def summarize(spec: ExperimentSpec, runs: List[Dict[str, Any]]) -> Dict[str, Any
                 "epochs_to_best": _best_epoch(m),
                 "epochs_run": m.get("epochs_completed"),
                 "train_seconds": m["train_seconds"],
-                "wall_seconds": (m.get("run") or {}).get("wall_seconds", m.get("wall_seconds", 0.0)),
+                "wall_seconds": (m.get("run") or {}).get(
+                    "wall_seconds", m.get("wall_seconds", 0.0)
+                ),
                 "samples_per_second": m["train_samples_per_second"],
                 "non_embedding_parameters": m["parameters"]["non_embedding"],
                 "gradient_norms": (m.get("gradient_norms") or {}).get("mean"),
-                "stream_imbalance": stream_imbalance((m.get("gradient_norms") or {}).get("history")),
+                "stream_imbalance": stream_imbalance(
+                    (m.get("gradient_norms") or {}).get("history")
+                ),
             }
         )
     per_model: Dict[str, Any] = {}
@@ -225,22 +261,41 @@ def summarize(spec: ExperimentSpec, runs: List[Dict[str, Any]]) -> Dict[str, Any
             continue
         per_model[model] = {
             key: _mean_std([r[key] for r in mine])
-            for key in ("valid_auc", "valid_logloss", "test_auc", "test_logloss", "epochs_to_best",
-                        "train_seconds", "wall_seconds")
+            for key in (
+                "valid_auc",
+                "valid_logloss",
+                "test_auc",
+                "test_logloss",
+                "epochs_to_best",
+                "train_seconds",
+                "wall_seconds",
+            )
         }
-        per_model[model]["non_embedding_parameters"] = mine[0]["non_embedding_parameters"]
+        per_model[model]["non_embedding_parameters"] = mine[0][
+            "non_embedding_parameters"
+        ]
         norms = [r["gradient_norms"] for r in mine if r["gradient_norms"]]
         if norms:
             keys = sorted(norms[0])
-            per_model[model]["gradient_norms"] = {k: statistics.fmean(n[k] for n in norms) for k in keys}
-        imbalance = [r["stream_imbalance"] for r in mine if r["stream_imbalance"] is not None]
+            per_model[model]["gradient_norms"] = {
+                k: statistics.fmean(n[k] for n in norms) for k in keys
+            }
+        imbalance = [
+            r["stream_imbalance"] for r in mine if r["stream_imbalance"] is not None
+        ]
         if imbalance:
             per_model[model]["stream_imbalance"] = _mean_std(imbalance)
-    return {"experiment": spec.name, "dataset_dir": spec.dataset_dir, "runs": rows, "models": per_model}
+    return {
+        "experiment": spec.name,
+        "dataset_dir": spec.dataset_dir,
+        "runs": rows,
+        "models": per_model,
+    }
 
 
 def markdown(summary: Dict[str, Any], spec: ExperimentSpec) -> str:
     """The results table (mean ± std over seeds) and the per-run table."""
+
     def fmt(stat: Dict[str, float], digits: int = 4) -> str:
         return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
 
@@ -250,7 +305,9 @@ def markdown(summary: Dict[str, Any], spec: ExperimentSpec) -> str:
         "| model | seeds | test AUC | test logloss | valid AUC | epochs to best | train min | non-emb. params |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    ranked = sorted(summary["models"].items(), key=lambda kv: -kv[1]["test_auc"]["mean"])
+    ranked = sorted(
+        summary["models"].items(), key=lambda kv: -kv[1]["test_auc"]["mean"]
+    )
     for model, s in ranked:
         lines.append(
             f"| {model} | {int(s['test_auc']['n'])} | {fmt(s['test_auc'])} | {fmt(s['test_logloss'])} | "
@@ -258,20 +315,33 @@ def markdown(summary: Dict[str, Any], spec: ExperimentSpec) -> str:
             f"{s['epochs_to_best']['mean']:.1f} | {s['train_seconds']['mean'] / 60:.1f} | "
             f"{s['non_embedding_parameters']:,} |"
         )
-    lines += ["", "Per run:", "",
-              "| run | valid AUC | test AUC | test logloss | best epoch | wall min |",
-              "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "Per run:",
+        "",
+        "| run | valid AUC | test AUC | test logloss | best epoch | wall min |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in summary["runs"]:
         lines.append(
             f"| {r['model']} seed {r['seed']} | {r['valid_auc']:.5f} | {r['test_auc']:.5f} | "
             f"{r['test_logloss']:.5f} | {r['epochs_to_best']} | {r['wall_seconds'] / 60:.1f} |"
         )
-    grads = {m: s["gradient_norms"] for m, s in summary["models"].items() if "gradient_norms" in s}
+    grads = {
+        m: s["gradient_norms"]
+        for m, s in summary["models"].items()
+        if "gradient_norms" in s
+    }
     if grads:
         groups = ["alpha", "beta", "gamma", "fusion", "embeddings"]
-        lines += ["", "Mean gradient norm per stream (ratio to beta in brackets); stream imbalance: "
-                  "largest over smallest of alpha, beta, gamma per step, mean over training:", "",
-                  "| model | " + " | ".join(groups) + " | stream imbalance |", "|---" * (len(groups) + 2) + "|"]
+        lines += [
+            "",
+            "Mean gradient norm per stream (ratio to beta in brackets); stream imbalance: "
+            "largest over smallest of alpha, beta, gamma per step, mean over training:",
+            "",
+            "| model | " + " | ".join(groups) + " | stream imbalance |",
+            "|---" * (len(groups) + 2) + "|",
+        ]
         for model, g in grads.items():
             beta = g.get("beta") or math.nan
             cells = [
@@ -283,11 +353,18 @@ def markdown(summary: Dict[str, Any], spec: ExperimentSpec) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_outputs(summary: Dict[str, Any], spec: ExperimentSpec, output_dir: str) -> Dict[str, str]:
+def write_outputs(
+    summary: Dict[str, Any], spec: ExperimentSpec, output_dir: str
+) -> Dict[str, str]:
     os.makedirs(output_dir, exist_ok=True)
-    paths = {"json": os.path.join(output_dir, "results.json"), "md": os.path.join(output_dir, "results.md")}
+    paths = {
+        "json": os.path.join(output_dir, "results.json"),
+        "md": os.path.join(output_dir, "results.md"),
+    }
     with open(paths["json"], "w") as f:
-        json.dump({**summary, "written": time.strftime("%Y-%m-%d %H:%M:%S")}, f, indent=2)
+        json.dump(
+            {**summary, "written": time.strftime("%Y-%m-%d %H:%M:%S")}, f, indent=2
+        )
     with open(paths["md"], "w") as f:
         f.write(markdown(summary, spec))
     return paths

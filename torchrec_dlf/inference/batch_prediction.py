@@ -12,7 +12,7 @@ import torch
 import torch.distributed as dist
 
 from torchrec_dlf.data.batching import PADDING_LABEL
-from torchrec_dlf.data.metadata import DatasetMetadata, SPLITS
+from torchrec_dlf.data.metadata import SPLITS, DatasetMetadata
 from torchrec_dlf.data.parquet_loader import ParquetBatchLoader
 from torchrec_dlf.inference.checkpoint_model import (
     check_vocabulary,
@@ -28,22 +28,22 @@ from torchrec_dlf.safe_output import (
     temp_sibling,
 )
 from torchrec_dlf.training.distributed import (
-    destroy_distributed,
     DistributedContext,
+    destroy_distributed,
     init_distributed,
 )
 from torchrec_dlf.training.model_factory import build_train_model
 from torchrec_dlf.training.optimizers import apply_embedding_optimizer
 from torchrec_dlf.training.parallel import shard_model
 from torchrec_dlf.training.quiet import quiet_library_messages
-from torchrec_dlf.training.sharding import build_sharding_plan, SHARDING_CHOICES
+from torchrec_dlf.training.sharding import SHARDING_CHOICES, build_sharding_plan
 from torchrec_dlf.user_errors import (
     CommandLineParser,
     ConfigError,
-    mark_before_process_group,
     OutputError,
-    run_command,
     UserError,
+    mark_before_process_group,
+    run_command,
 )
 
 EBC_PATH = "model.sparse_arch.embedding_bag_collection"
@@ -93,8 +93,14 @@ def predict_split(
     sharded.eval()
 
     loader = ParquetBatchLoader(
-        dataset_dir, split, batch_size, ctx.rank, ctx.world_size, mode="eval",
-        metadata=metadata, pin_memory=ctx.device.type == "cuda",
+        dataset_dir,
+        split,
+        batch_size,
+        ctx.rank,
+        ctx.world_size,
+        mode="eval",
+        metadata=metadata,
+        pin_memory=ctx.device.type == "cuda",
     )
     first_row, _ = loader.row_range()
     columns: Dict[str, list] = {name: [] for name in PREDICTION_SCHEMA.names}
@@ -107,27 +113,39 @@ def predict_split(
             real = labels != PADDING_LABEL
             n = int(real.sum())
             logits = logits.float().cpu().numpy()[real]
-            columns["row_index"].append(np.arange(first_row + seen, first_row + seen + n))
+            columns["row_index"].append(
+                np.arange(first_row + seen, first_row + seen + n)
+            )
             columns["label"].append(labels[real].astype(np.int8))
             columns["logit"].append(logits.astype(np.float32))
-            columns["probability"].append((1.0 / (1.0 + np.exp(-logits))).astype(np.float32))
+            columns["probability"].append(
+                (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+            )
             seen += n
     table = pa.Table.from_arrays(
         [
-            pa.array(np.concatenate(columns[name]) if columns[name] else np.empty(0), type=field.type)
+            pa.array(
+                np.concatenate(columns[name]) if columns[name] else np.empty(0),
+                type=field.type,
+            )
             for name, field in zip(PREDICTION_SCHEMA.names, PREDICTION_SCHEMA)
         ],
         schema=PREDICTION_SCHEMA,
     )
-    _publish_parts(table, output_dir, ctx, {
-        "format": PREDICTIONS_FORMAT,
-        "checkpoint": os.path.abspath(checkpoint),
-        "dataset_dir": os.path.abspath(dataset_dir),
-        "dataset_identity": metadata.identity,
-        "split": split,
-        "rows": metadata.split(split).rows,
-        "world_size": ctx.world_size,
-    })
+    _publish_parts(
+        table,
+        output_dir,
+        ctx,
+        {
+            "format": PREDICTIONS_FORMAT,
+            "checkpoint": os.path.abspath(checkpoint),
+            "dataset_dir": os.path.abspath(dataset_dir),
+            "dataset_identity": metadata.identity,
+            "split": split,
+            "rows": metadata.split(split).rows,
+            "world_size": ctx.world_size,
+        },
+    )
     return {"rows": seen, "first_row": first_row}
 
 
@@ -162,7 +180,9 @@ def _publish_parts(
         if ctx.is_rank_zero:
             discard(tmp)
         reason = f" ({error})" if error is not None else " on another rank"
-        raise OutputError(f"--output {output_dir}: writing the predictions failed{reason}")
+        raise OutputError(
+            f"--output {output_dir}: writing the predictions failed{reason}"
+        )
     if ctx.is_rank_zero:
         with open(os.path.join(tmp, MANIFEST_FILE), "w") as f:
             json.dump(manifest, f, indent=2)
@@ -193,7 +213,9 @@ def check_prediction_request(args: argparse.Namespace) -> None:
         raise ConfigError(f"--dataset_dir {args.dataset_dir}: no such directory")
     metadata = DatasetMetadata.read(args.dataset_dir)
     if metadata.split(args.split).rows == 0:
-        raise ConfigError(f"--dataset_dir {args.dataset_dir}: split {args.split!r} has no rows")
+        raise ConfigError(
+            f"--dataset_dir {args.dataset_dir}: split {args.split!r} has no rows"
+        )
     check_vocabulary(description, metadata, args.checkpoint, args.dataset_dir)
     check_output(
         args.output,
@@ -211,7 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Batch prediction from a checkpoint: Parquet with row_index, label, "
         "logit and probability.",
     )
-    p.add_argument("--checkpoint", required=True, help="a step_* or best/ checkpoint directory")
+    p.add_argument(
+        "--checkpoint", required=True, help="a step_* or best/ checkpoint directory"
+    )
     p.add_argument("--dataset_dir", required=True, help="prepared dataset to score")
     p.add_argument("--split", choices=SPLITS, default="test", help="split to score")
     p.add_argument(
@@ -223,9 +247,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--overwrite", action="store_true", help="replace --output whatever it holds"
     )
-    p.add_argument("--batch_size", type=int, default=8192, help="rows per batch and rank")
-    p.add_argument("--sharding", choices=SHARDING_CHOICES, default="auto", help="table sharding")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="device")
+    p.add_argument(
+        "--batch_size", type=int, default=8192, help="rows per batch and rank"
+    )
+    p.add_argument(
+        "--sharding", choices=SHARDING_CHOICES, default="auto", help="table sharding"
+    )
+    p.add_argument(
+        "--device", choices=("auto", "cpu", "cuda"), default="auto", help="device"
+    )
     return p
 
 
@@ -239,12 +269,23 @@ def main(argv: Optional[List[str]] = None) -> None:
     ctx = init_distributed(args.device)
     try:
         stats = predict_split(
-            args.checkpoint, args.dataset_dir, args.split, args.output, ctx,
-            args.batch_size, args.sharding,
+            args.checkpoint,
+            args.dataset_dir,
+            args.split,
+            args.output,
+            ctx,
+            args.batch_size,
+            args.sharding,
         )
-        print(f"[predict] rank {ctx.rank}: {stats['rows']} rows from row {stats['first_row']}", flush=True)
+        print(
+            f"[predict] rank {ctx.rank}: {stats['rows']} rows from row {stats['first_row']}",
+            flush=True,
+        )
         if ctx.is_rank_zero:
-            print(f"[predict] predictions written to {os.path.abspath(args.output)}", flush=True)
+            print(
+                f"[predict] predictions written to {os.path.abspath(args.output)}",
+                flush=True,
+            )
     finally:
         destroy_distributed()
 

@@ -6,8 +6,8 @@ from dataclasses import fields
 from typing import Any, Dict
 
 import torch.distributed.checkpoint as dcp
-from torch.distributed.checkpoint.api import CheckpointException
 from torch import nn
+from torch.distributed.checkpoint.api import CheckpointException
 
 from torchrec_dlf.data.metadata import DatasetMetadata
 from torchrec_dlf.training.checkpoint import STATE_FILE
@@ -31,7 +31,9 @@ def read_description(checkpoint: str) -> Dict[str, Any]:
                 with open(path) as f:
                     description = json.load(f)
             except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-                raise NotACheckpoint(f"{path}: damaged checkpoint description ({e})") from e
+                raise NotACheckpoint(
+                    f"{path}: damaged checkpoint description ({e})"
+                ) from e
             if not isinstance(description, dict) or "model_config" not in description:
                 raise NotACheckpoint(
                     f"{path}: written by an older trainer, no model description"
@@ -76,7 +78,9 @@ def training_metadata(description: Dict[str, Any]) -> DatasetMetadata:
     )
 
 
-def load_model_weights(checkpoint: str, model: nn.Module, single_process: bool = False) -> None:
+def load_model_weights(
+    checkpoint: str, model: nn.Module, single_process: bool = False
+) -> None:
     """
     Loads the model part of a checkpoint into ``model`` (sharded or not). DCP reshards:
     with ``single_process`` the full tables are read into an unsharded model.
@@ -84,7 +88,10 @@ def load_model_weights(checkpoint: str, model: nn.Module, single_process: bool =
     state = {"model": model.state_dict()}
     try:
         dcp.load(state, checkpoint_id=checkpoint, no_dist=single_process)
-    except (Exception, CheckpointException) as e:  # DCP: every rank's failure, a BaseException
+    except (
+        Exception,
+        CheckpointException,
+    ) as e:  # DCP: every rank's failure, a BaseException
         lines = str(e).strip().splitlines() or [type(e).__name__]
         raise NotACheckpoint(f"{checkpoint}: cannot be read ({lines[-1][:200]})") from e
     model.load_state_dict(state["model"])

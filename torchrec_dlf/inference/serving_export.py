@@ -116,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Export a checkpoint as one TorchScript file for serving, with a JSON "
         "manifest beside it.",
     )
-    p.add_argument("--checkpoint", required=True, help="a step_* or best/ checkpoint directory")
+    p.add_argument(
+        "--checkpoint", required=True, help="a step_* or best/ checkpoint directory"
+    )
     p.add_argument(
         "--output",
         required=True,
@@ -127,7 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="replace --output whatever it is"
     )
     p.add_argument(
-        "--quantization", choices=sorted(QUANTIZATIONS), default="int8",
+        "--quantization",
+        choices=sorted(QUANTIZATIONS),
+        default="int8",
         help="embedding table quantisation",
     )
     return p

@@ -1,11 +1,11 @@
 from torchrec_dlf.modules.block_mlp import BlockMLP  # noqa: F401
 from torchrec_dlf.modules.deep_mlp import DeepMLP  # noqa: F401
 from torchrec_dlf.modules.dlf_layer import DLFLayer  # noqa: F401
-from torchrec_dlf.modules.factorized_interaction import (  # noqa: F401
-    FactorizedInteractionBlock,
-)
 from torchrec_dlf.modules.factorization_machine import (  # noqa: F401
     FieldFactorizationMachine,
+)
+from torchrec_dlf.modules.factorized_interaction import (  # noqa: F401
+    FactorizedInteractionBlock,
 )
 from torchrec_dlf.modules.gated_residual import GatedResidual  # noqa: F401
 from torchrec_dlf.modules.numeric_tokens import (  # noqa: F401

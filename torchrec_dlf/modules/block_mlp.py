@@ -50,7 +50,9 @@ class BlockMLP(nn.Module):
             raise ValueError(f"norm must be one of {BLOCK_NORMS}, got {norm!r}")
         self.model: nn.Sequential = nn.Sequential(
             nn.Linear(in_features, hidden_features),
-            nn.LayerNorm(hidden_features) if norm == "layer" else nn.BatchNorm1d(hidden_features),
+            nn.LayerNorm(hidden_features)
+            if norm == "layer"
+            else nn.BatchNorm1d(hidden_features),
             nn.ReLU(),
             nn.Dropout(dropout),
             nn.Linear(hidden_features, out_features),

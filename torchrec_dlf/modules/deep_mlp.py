@@ -22,7 +22,9 @@ class DeepMLP(nn.Module):
         out = mlp(torch.rand(8, 160))  # 8 x 400
     """
 
-    def __init__(self, in_features: int, layer_sizes: List[int], dropout: float = 0.0) -> None:
+    def __init__(
+        self, in_features: int, layer_sizes: List[int], dropout: float = 0.0
+    ) -> None:
         super().__init__()
         layers: List[nn.Module] = []
         for size in layer_sizes:

@@ -37,7 +37,9 @@ class GatedResidual(nn.Module):
         self._project = num_input_tokens != num_output_tokens
         self._gate = gate
         if self._project:
-            self.projection = nn.Parameter(torch.empty(num_output_tokens, num_input_tokens))
+            self.projection = nn.Parameter(
+                torch.empty(num_output_tokens, num_input_tokens)
+            )
         else:
             # Identity residual: an empty placeholder keeps the attribute scriptable.
             self.register_buffer("projection", torch.empty(0), persistent=False)

@@ -66,7 +66,6 @@ class EmptyDenseArch(nn.Module):
         return features[:, :0]
 
 
-
 def single_dense_token(model: nn.Module, dense_in_features: int) -> int:
     """
     Dense tokens of a DLRM-style model whose dense arch makes one token: 1, or 0 for a

@@ -20,7 +20,9 @@ def multi_head_attention(
     for fx tracing; same numbers either way).
     """
     if queries.is_cuda or queries.dtype == torch.float32:
-        return F.scaled_dot_product_attention(queries, keys, values, dropout_p=dropout_p)
+        return F.scaled_dot_product_attention(
+            queries, keys, values, dropout_p=dropout_p
+        )
     scores = torch.matmul(queries, keys.transpose(-1, -2)) * (
         1.0 / math.sqrt(queries.size(-1))
     )

@@ -17,9 +17,9 @@ from torchrec_dlf.preprocessing.errors import BadRowError, PreparationError  # n
 from torchrec_dlf.preprocessing.libfm import libfm_plan  # noqa: F401
 from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions  # noqa: F401
 from torchrec_dlf.preprocessing.preparation import (  # noqa: F401
-    prepare,
     PreparationPlan,
     PreparationResult,
+    prepare,
 )
-from torchrec_dlf.preprocessing.table_schema import csv_plan, TableSchema  # noqa: F401
+from torchrec_dlf.preprocessing.table_schema import TableSchema, csv_plan  # noqa: F401
 from torchrec_dlf.preprocessing.vocabulary_source import VocabularySource  # noqa: F401

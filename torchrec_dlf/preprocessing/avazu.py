@@ -9,7 +9,6 @@ import pyarrow.compute as pc
 from torchrec_dlf.preprocessing import bad_rows
 from torchrec_dlf.preprocessing.bad_rows import show_value
 from torchrec_dlf.preprocessing.column_parsers import (
-    as_utf8,
     CATEGORICAL,
     CategoricalParser,
     ColumnParser,
@@ -17,6 +16,7 @@ from torchrec_dlf.preprocessing.column_parsers import (
     OutputField,
     Outputs,
     Problem,
+    as_utf8,
     value_lengths,
 )
 from torchrec_dlf.preprocessing.delimited_reader import DelimitedReader
@@ -56,14 +56,18 @@ class AvazuHourParser(ColumnParser):
         # strptime rolls impossible dates over (140229 -> 1 March); the round trip catches them.
         if (
             stamp.null_count
-            or not pc.all(pc.equal(pc.strftime(stamp, format=_HOUR_FORMAT), text)).as_py()
+            or not pc.all(
+                pc.equal(pc.strftime(stamp, format=_HOUR_FORMAT), text)
+            ).as_py()
         ):
             return None
         weekday = pc.day_of_week(stamp)
         return {
             "hour": pc.utf8_slice_codeunits(text, 6, 8),
             "weekday": pc.cast(weekday, pa.string()),
-            "weekend": pc.cast(pc.cast(pc.greater_equal(weekday, 5), pa.int8()), pa.string()),
+            "weekend": pc.cast(
+                pc.cast(pc.greater_equal(weekday, 5), pa.int8()), pa.string()
+            ),
         }
 
     def problem(self, value: Optional[bytes]) -> Optional[Problem]:
@@ -79,7 +83,11 @@ class AvazuHourParser(ColumnParser):
         return {
             "kind": CATEGORICAL,
             "column": self.column,
-            "derived": {"hour": "HH", "weekday": "0=Monday..6=Sunday", "weekend": "0/1"},
+            "derived": {
+                "hour": "HH",
+                "weekday": "0=Monday..6=Sunday",
+                "weekend": "0/1",
+            },
         }
 
 
@@ -100,7 +108,9 @@ def avazu_plan(split: SplitOptions, options: CommonOptions) -> PreparationPlan:
             f"{paths[0]}: the header has no {missing} column (is this Avazu data?)"
         )
     parsers: List[ColumnParser] = [LabelParser(LABEL_COLUMN), AvazuHourParser(HOUR)]
-    parsers += [CategoricalParser(c) for c in columns if c not in (ID, LABEL_COLUMN, HOUR)]
+    parsers += [
+        CategoricalParser(c) for c in columns if c not in (ID, LABEL_COLUMN, HOUR)
+    ]
     return PreparationPlan(
         name=options.name or "avazu",
         source="avazu",

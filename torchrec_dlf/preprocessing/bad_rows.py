@@ -76,7 +76,9 @@ class BadRowLog:
             again does not record, so every bad row is counted once.
     """
 
-    def __init__(self, policy: str = "error", max_examples: int = 10, record: bool = True) -> None:
+    def __init__(
+        self, policy: str = "error", max_examples: int = 10, record: bool = True
+    ) -> None:
         if policy not in ON_BAD_ROW:
             raise ValueError(f"on_bad_row must be one of {ON_BAD_ROW}, got {policy!r}")
         self.policy = policy
@@ -108,7 +110,9 @@ class BadRowLog:
         if not self.total:
             return []
         lines = [f"skipped {self.total} bad rows:"]
-        lines += [f"  {count} x {reason}" for reason, count in self.counts_by_reason().items()]
+        lines += [
+            f"  {count} x {reason}" for reason, count in self.counts_by_reason().items()
+        ]
         lines.append(f"first {len(self.examples)}:")
         lines += [f"  {row.message()}" for row in self.examples]
         return lines

@@ -22,10 +22,14 @@ from torchrec_dlf.preprocessing.errors import PreparationError
 from torchrec_dlf.preprocessing.input_files import CHECKSUMS
 from torchrec_dlf.preprocessing.libfm import libfm_plan, parse_label_map
 from torchrec_dlf.preprocessing.numeric_transform import NUMERIC_TRANSFORMS
-from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions, TEST_SPLIT
-from torchrec_dlf.preprocessing.preparation import prepare, PreparationPlan, PreparationResult
+from torchrec_dlf.preprocessing.options import TEST_SPLIT, CommonOptions, SplitOptions
+from torchrec_dlf.preprocessing.preparation import (
+    PreparationPlan,
+    PreparationResult,
+    prepare,
+)
 from torchrec_dlf.preprocessing.row_split import parse_ratios
-from torchrec_dlf.preprocessing.table_schema import csv_plan, TableSchema
+from torchrec_dlf.preprocessing.table_schema import TableSchema, csv_plan
 from torchrec_dlf.preprocessing.vocabulary_source import VocabularySource
 from torchrec_dlf.user_errors import CommandLineParser, run_command
 
@@ -46,7 +50,9 @@ def _ratios(text: str):  # pyre-ignore[3]
 
 def _add_common(p: argparse.ArgumentParser, numeric_default: Optional[str]) -> None:
     p.add_argument(
-        "--output", required=True, help="prepared dataset directory (replaced atomically)"
+        "--output",
+        required=True,
+        help="prepared dataset directory (replaced atomically)",
     )
     p.add_argument(
         "--overwrite",
@@ -110,9 +116,13 @@ def _add_common(p: argparse.ArgumentParser, numeric_default: Optional[str]) -> N
     p.add_argument("--quiet", action="store_true", help="print only the summary")
 
 
-def _add_split(p: argparse.ArgumentParser, kinds: List[str], inputs: bool = True) -> None:
+def _add_split(
+    p: argparse.ArgumentParser, kinds: List[str], inputs: bool = True
+) -> None:
     if inputs:
-        p.add_argument("inputs", nargs="*", help="input files (random, day or test split)")
+        p.add_argument(
+            "inputs", nargs="*", help="input files (random, day or test split)"
+        )
     p.add_argument(
         "--split",
         choices=kinds + [TEST_SPLIT],
@@ -137,7 +147,10 @@ def _add_split(p: argparse.ArgumentParser, kinds: List[str], inputs: bool = True
         help="random split shares train,valid,test (each > 0)",
     )
     p.add_argument(
-        "--seed", type=int, default=0, help="seed of the random split / valid_from_train"
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the random split / valid_from_train",
     )
 
 
@@ -163,14 +176,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_split(p, ["given", "random"])
     _add_common(p, "none")
     p.add_argument("--label", default=None, help="label column (default label)")
-    p.add_argument("--numeric_columns", type=_names, default=[], help="numeric columns a,b,...")
+    p.add_argument(
+        "--numeric_columns", type=_names, default=[], help="numeric columns a,b,..."
+    )
 
     p = sub.add_parser("libfm", help="libFM/libSVM 'label idx:val ...' files")
     _add_split(p, ["given", "random"])
     _add_common(p, "none")
     fields = p.add_mutually_exclusive_group()
     fields.add_argument(
-        "--feature_index", default=None, help="map file of 'field:value<TAB>index' lines"
+        "--feature_index",
+        default=None,
+        help="map file of 'field:value<TAB>index' lines",
     )
     fields.add_argument(
         "--field_ranges",
@@ -178,7 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="index ranges per field: 0-99,100-199,... or name=lo-hi,...",
     )
     p.add_argument(
-        "--numeric_fields", type=_names, default=[], help="fields whose value is numeric"
+        "--numeric_fields",
+        type=_names,
+        default=[],
+        help="fields whose value is numeric",
     )
     p.add_argument(
         "--label_map",
@@ -204,8 +224,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.vocabulary_from is None:
-        if args.source == "libfm" and args.feature_index is None and args.field_ranges is None:
-            parser.error("libfm: one of the arguments --feature_index --field_ranges is required")
+        if (
+            args.source == "libfm"
+            and args.feature_index is None
+            and args.field_ranges is None
+        ):
+            parser.error(
+                "libfm: one of the arguments --feature_index --field_ranges is required"
+            )
         if args.source == "csv" and args.schema is None:
             parser.error("csv: the argument --schema is required")
     return args
@@ -221,7 +247,9 @@ def build_plan(args: argparse.Namespace) -> PreparationPlan:
     return plan if source is None else source.apply(plan)
 
 
-def _source_plan(args: argparse.Namespace, source: Optional[VocabularySource]) -> PreparationPlan:
+def _source_plan(
+    args: argparse.Namespace, source: Optional[VocabularySource]
+) -> PreparationPlan:
     inputs = getattr(args, "inputs", [])
     scoring = source is not None
     kind = args.split or ((TEST_SPLIT if scoring else "random") if inputs else "given")
@@ -254,7 +282,9 @@ def _source_plan(args: argparse.Namespace, source: Optional[VocabularySource]) -
     if args.source == "bars":
         numeric_columns, label = args.numeric_columns, args.label or "label"
         if source is not None:
-            numeric_columns, label = source.bars_arguments(args.numeric_columns, args.label)
+            numeric_columns, label = source.bars_arguments(
+                args.numeric_columns, args.label
+            )
         return bars_plan(split, options, numeric_columns, label)
     if args.source == "libfm":
         fields = {
@@ -335,5 +365,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         with sigterm_unwinds():
             return run_command(lambda: run(argv))
     except Terminated:
-        print("error: terminated (SIGTERM); temporary files removed", file=sys.stderr, flush=True)
+        print(
+            "error: terminated (SIGTERM); temporary files removed",
+            file=sys.stderr,
+            flush=True,
+        )
         return TERMINATED_EXIT

@@ -134,7 +134,9 @@ class LabelParser(ColumnParser):
     The label: raw values mapped to 0/1 by ``label_map`` (default ``{"0": 0, "1": 1}``).
     """
 
-    def __init__(self, column: str, label_map: Optional[Mapping[str, int]] = None) -> None:
+    def __init__(
+        self, column: str, label_map: Optional[Mapping[str, int]] = None
+    ) -> None:
         super().__init__(column)
         label_map = dict(label_map or {"0": 0, "1": 1})
         if not label_map or set(label_map.values()) - {0, 1}:
@@ -158,7 +160,10 @@ class LabelParser(ColumnParser):
     def problem(self, value: Optional[bytes]) -> Optional[Problem]:
         if value is not None and value in self._bytes:
             return None
-        return bad_rows.BAD_LABEL, f"{show_value(value)} is not a label (expected {self._expected})"
+        return (
+            bad_rows.BAD_LABEL,
+            f"{show_value(value)} is not a label (expected {self._expected})",
+        )
 
     def describe(self) -> Dict[str, Any]:
         return {"kind": LABEL, "column": self.column, "label_map": self.label_map}
@@ -171,7 +176,9 @@ class NumericParser(ColumnParser):
     the output is a categorical field.
     """
 
-    def __init__(self, column: str, transform: str = "none", name: Optional[str] = None) -> None:
+    def __init__(
+        self, column: str, transform: str = "none", name: Optional[str] = None
+    ) -> None:
         super().__init__(column)
         self.transform = check_transform(transform)
         self.name = name or column
@@ -259,7 +266,9 @@ class CategoricalParser(ColumnParser):
     cut short inside a hash is caught.
     """
 
-    def __init__(self, column: str, name: Optional[str] = None, hex_hash: bool = False) -> None:
+    def __init__(
+        self, column: str, name: Optional[str] = None, hex_hash: bool = False
+    ) -> None:
         super().__init__(column)
         self.name = name or column
         self.hex_hash = hex_hash
@@ -290,7 +299,10 @@ class CategoricalParser(ColumnParser):
                 len(value) == 8 and _all_hex_digits(np.frombuffer(value, np.uint8))
             ):
                 return None
-            return bad_rows.NOT_A_HEX_HASH, f"{show_value(value)} is not an 8-digit hex hash"
+            return (
+                bad_rows.NOT_A_HEX_HASH,
+                f"{show_value(value)} is not an 8-digit hex hash",
+            )
         bad = utf8_problem(value)
         if bad is None and b"\x00" in value:
             return bad_rows.NUL_BYTE, f"{show_value(value)} holds a NUL byte"

@@ -1,7 +1,15 @@
 """Criteo TSV (Kaggle ``train.txt``, 1TB ``day_N``): ``label``, ``I1..I13``, ``C1..C26``."""
 
-from torchrec_dlf.preprocessing.column_parsers import CategoricalParser, LabelParser, NumericParser
-from torchrec_dlf.preprocessing.criteo_format import CATEGORICAL_FIELDS, FIELDS, INTEGER_FIELDS
+from torchrec_dlf.preprocessing.column_parsers import (
+    CategoricalParser,
+    LabelParser,
+    NumericParser,
+)
+from torchrec_dlf.preprocessing.criteo_format import (
+    CATEGORICAL_FIELDS,
+    FIELDS,
+    INTEGER_FIELDS,
+)
 from torchrec_dlf.preprocessing.delimited_reader import DelimitedReader
 from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions
 from torchrec_dlf.preprocessing.preparation import PreparationPlan
@@ -28,7 +36,9 @@ def criteo_plan(split: SplitOptions, options: CommonOptions) -> PreparationPlan:
     return PreparationPlan(
         name=options.name or "criteo",
         source="criteo",
-        readers=[DelimitedReader(p, FIELDS, "\t", False, options.block_bytes) for p in paths],
+        readers=[
+            DelimitedReader(p, FIELDS, "\t", False, options.block_bytes) for p in paths
+        ],
         layout=RecordLayout(FIELDS, parsers),
         split=rule,
         vocabulary=options.vocabulary(DEFAULT_MIN_COUNT),

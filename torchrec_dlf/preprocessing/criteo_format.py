@@ -64,11 +64,15 @@ def write_criteo_tsv(
     vocab = np.exp(params.uniform(np.log(10), np.log(10_000_000), NUM_CATEGORICAL))
     exponents = params.uniform(1.05, 2.5, NUM_CATEGORICAL)
     missing_cat = np.where(
-        params.random(NUM_CATEGORICAL) < 0.3, params.uniform(0, 0.5, NUM_CATEGORICAL), 0.0
+        params.random(NUM_CATEGORICAL) < 0.3,
+        params.uniform(0, 0.5, NUM_CATEGORICAL),
+        0.0,
     )
     salts = params.integers(1, 2**32, NUM_CATEGORICAL, dtype=np.uint64) | np.uint64(1)
     fresh = np.where(
-        params.random(NUM_CATEGORICAL) < 1 / 3, params.uniform(0, 0.6, NUM_CATEGORICAL), 0.0
+        params.random(NUM_CATEGORICAL) < 1 / 3,
+        params.uniform(0, 0.6, NUM_CATEGORICAL),
+        0.0,
     )
     rng = np.random.default_rng([seed, 1])
     eol = pa.scalar(line_ending.encode(), pa.binary())
@@ -80,23 +84,30 @@ def write_criteo_tsv(
             for j in range(NUM_INTEGER):
                 counts = np.floor(rng.lognormal(count_mu[j], 1.5, n))
                 if j == 1:
-                    counts = np.where(rng.random(n) < 0.05, -rng.integers(1, 4, n), counts)
+                    counts = np.where(
+                        rng.random(n) < 0.05, -rng.integers(1, 4, n), counts
+                    )
                 col = _integers(counts)
                 col[rng.random(n) < missing_int[j]] = b""
                 columns.append(col)
             for j in range(NUM_CATEGORICAL):
-                ranks = np.minimum(rng.zipf(exponents[j], n), vocab[j]).astype(np.uint64)
+                ranks = np.minimum(rng.zipf(exponents[j], n), vocab[j]).astype(
+                    np.uint64
+                )
                 # A fixed odd multiplier scrambles ranks into hash-like 32-bit values.
                 hashed = (ranks * salts[j] + np.uint64(j)) & np.uint64(0xFFFFFFFF)
                 if fresh[j] > 0:
                     rare = rng.random(n) < fresh[j]
-                    hashed[rare] = rng.integers(0, 2**32, int(rare.sum()), dtype=np.uint64)
+                    hashed[rare] = rng.integers(
+                        0, 2**32, int(rare.sum()), dtype=np.uint64
+                    )
                 col = _hex8(hashed).astype("S8")
                 if missing_cat[j] > 0:
                     col[rng.random(n) < missing_cat[j]] = b""
                 columns.append(col)
             lines = pc.binary_join_element_wise(
-                *[pa.array(c, pa.binary()) for c in columns], pa.scalar(b"\t", pa.binary())
+                *[pa.array(c, pa.binary()) for c in columns],
+                pa.scalar(b"\t", pa.binary()),
             )
             lines = pc.binary_join_element_wise(lines, pa.scalar(b"", pa.binary()), eol)
             body = _concatenated(lines)

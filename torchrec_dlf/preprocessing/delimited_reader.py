@@ -88,13 +88,17 @@ def split_header(path: str, separator: str, quoting: bool = False) -> List[str]:
     if quoting:
         names, broken = split_quoted(text.encode("utf-8"), separator.encode())
         if names is None:
-            raise PreparationError(f"{path}:1: the header's column {broken + 1} is badly quoted")
+            raise PreparationError(
+                f"{path}:1: the header's column {broken + 1} is badly quoted"
+            )
         names = [n.decode("utf-8") for n in names]
     else:
         names = text.split(separator)
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise PreparationError(f"{path}:1: the header names {duplicates} more than once")
+        raise PreparationError(
+            f"{path}:1: the header names {duplicates} more than once"
+        )
     if not has_rows:
         raise PreparationError(f"{path}: has a header but no rows")
     return names
@@ -174,8 +178,10 @@ class DelimitedReader:
         block_bytes: int = DEFAULT_BLOCK_BYTES,
         quoting: bool = False,
     ) -> None:
-        if len(separator) != 1 or separator in "\r\n\"":
-            raise PreparationError(f"the separator must be one character, got {separator!r}")
+        if len(separator) != 1 or separator in '\r\n"':
+            raise PreparationError(
+                f"the separator must be one character, got {separator!r}"
+            )
         self.path = path
         self.columns = list(columns)
         self.separator = separator
@@ -266,7 +272,9 @@ class DelimitedReader:
         table = self._read(data, first_line, on_invalid)
         count = table.num_rows + len(invalid)
         lines = np.arange(first_line, first_line + count, dtype=np.int64)
-        rejected = [self._wrong_count(first_line + n - 1, found) for n, found in invalid]
+        rejected = [
+            self._wrong_count(first_line + n - 1, found) for n, found in invalid
+        ]
         if invalid:
             lines = np.delete(lines, [n - 1 for n, _ in invalid])
         return self._block(table, lines, rejected), count
@@ -291,7 +299,9 @@ class DelimitedReader:
         if not kept:
             empty = {c: pa.array([], pa.binary()) for c in self.columns}
             lines_none = np.zeros(0, np.int64)
-            block = RawBlock(self.path, lines_none, empty, rejected, self.first_data_line)
+            block = RawBlock(
+                self.path, lines_none, empty, rejected, self.first_data_line
+            )
             return block, len(raw_lines)
         line_numbers = np.array(lines, dtype=np.int64)
         invalid: List[Tuple[int, int]] = []
@@ -306,13 +316,17 @@ class DelimitedReader:
                 f"{self.path}: lines {first_line}-{first_line + len(raw_lines) - 1}: the "
                 f"line check and pyarrow disagree (a bug in torchrec_dlf.preprocessing)"
             )
-        rejected += [self._wrong_count(int(line_numbers[n - 1]), found) for n, found in invalid]
+        rejected += [
+            self._wrong_count(int(line_numbers[n - 1]), found) for n, found in invalid
+        ]
         if invalid:
             line_numbers = np.delete(line_numbers, [n - 1 for n, _ in invalid])
         rejected.sort(key=lambda r: r.line)
         return self._block(table, line_numbers, rejected), len(raw_lines)
 
-    def _line_problem(self, line: bytes, number: int, expected: int) -> Optional[BadRow]:
+    def _line_problem(
+        self, line: bytes, number: int, expected: int
+    ) -> Optional[BadRow]:
         """What keeps one line from pyarrow's parse, or None (its values are checked later)."""
         if b"\r" in line:
             return BadRow(
@@ -375,7 +389,9 @@ class DelimitedReader:
                 f"{self.path}: cannot parse the lines from line {first_line} on ({e})"
             ) from e
 
-    def _block(self, table: pa.Table, lines: np.ndarray, rejected: List[BadRow]) -> RawBlock:
+    def _block(
+        self, table: pa.Table, lines: np.ndarray, rejected: List[BadRow]
+    ) -> RawBlock:
         columns = {c: _one_array(table.column(i)) for i, c in enumerate(self.columns)}
         return RawBlock(self.path, lines, columns, rejected, self.first_data_line)
 
@@ -424,4 +440,3 @@ def count_lines(path: str) -> int:
     except (pa.ArrowException, OSError, EOFError) as e:
         raise PreparationError(f"{path}: cannot read it ({e})") from e
     return lines + (last != b"\n")
-

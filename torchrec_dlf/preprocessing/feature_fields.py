@@ -45,7 +45,9 @@ class FeatureIndexMap(FeatureFields):
                 try:
                     text = line.decode("utf-8")
                 except UnicodeDecodeError as e:
-                    raise PreparationError(f"{path}:{number}: not valid UTF-8 ({e})") from e
+                    raise PreparationError(
+                        f"{path}:{number}: not valid UTF-8 ({e})"
+                    ) from e
                 key, tab, index_text = text.rpartition("\t")
                 if not tab:
                     raise PreparationError(
@@ -64,7 +66,9 @@ class FeatureIndexMap(FeatureFields):
                         f"{path}:{number}: expected 'field:value' before the tab, found {key!r}"
                     )
                 if index in self._field_of:
-                    raise PreparationError(f"{path}:{number}: index {index} appears twice")
+                    raise PreparationError(
+                        f"{path}:{number}: index {index} appears twice"
+                    )
                 self._field_of[index] = positions.setdefault(field, len(positions))
         if not positions:
             raise PreparationError(f"{path}: no features")

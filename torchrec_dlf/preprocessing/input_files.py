@@ -44,14 +44,18 @@ class InputDescriptions:
 
     def __init__(self, paths: Sequence[str], checksum: str = "sha256") -> None:
         if checksum not in CHECKSUMS:
-            raise PreparationError(f"checksum must be one of {CHECKSUMS}, got {checksum!r}")
+            raise PreparationError(
+                f"checksum must be one of {CHECKSUMS}, got {checksum!r}"
+            )
         self._paths = list(dict.fromkeys(paths))
         self._sizes = {p: os.path.getsize(p) for p in self._paths}
         self._executor: Optional[ThreadPoolExecutor] = None
         self._digests: Dict[str, Future] = {}
         if checksum == "sha256":
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="sha256")
-            self._digests = {p: self._executor.submit(sha256_of, p) for p in self._paths}
+            self._digests = {
+                p: self._executor.submit(sha256_of, p) for p in self._paths
+            }
 
     def sha256(self, path: str) -> Optional[str]:
         """The sha256 of one of the files (waits for it), or None without checksums."""

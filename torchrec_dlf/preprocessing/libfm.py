@@ -3,14 +3,18 @@
 from typing import Dict, List, Optional, Sequence
 
 from torchrec_dlf.preprocessing.column_parsers import (
+    LABEL,
     CategoricalParser,
     ColumnParser,
-    LABEL,
     LabelParser,
     NumericParser,
 )
 from torchrec_dlf.preprocessing.errors import PreparationError
-from torchrec_dlf.preprocessing.feature_fields import FeatureFields, FeatureIndexMap, FieldRanges
+from torchrec_dlf.preprocessing.feature_fields import (
+    FeatureFields,
+    FeatureIndexMap,
+    FieldRanges,
+)
 from torchrec_dlf.preprocessing.libfm_reader import LibFMReader
 from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions
 from torchrec_dlf.preprocessing.preparation import PreparationPlan

@@ -48,7 +48,9 @@ class LibFMReader:
     ) -> None:
         unknown = sorted(set(numeric_fields) - set(fields.fields))
         if unknown:
-            raise PreparationError(f"numeric fields {unknown} are not fields of the feature map")
+            raise PreparationError(
+                f"numeric fields {unknown} are not fields of the feature map"
+            )
         self.path = path
         self.fields = fields
         self.columns: List[str] = [LABEL] + list(fields.fields)
@@ -100,7 +102,9 @@ class LibFMReader:
         transposed = list(zip(*rows)) if rows else [()] * len(self.columns)
         for name, values in zip(self.columns, transposed):
             columns[name] = pa.array(values, pa.binary())
-        return RawBlock(self.path, np.array(lines, dtype=np.int64), columns, rejected, 1)
+        return RawBlock(
+            self.path, np.array(lines, dtype=np.int64), columns, rejected, 1
+        )
 
     def _fast_row(self, tokens: List[bytes]) -> Optional[List[Optional[bytes]]]:
         """The row (label, then one value per field), or None if anything is unusual."""
@@ -156,7 +160,8 @@ class LibFMReader:
             index_text, colon, value = token.partition(b":")
             if not colon or not index_text.isdigit() or not value:
                 return bad(
-                    bad_rows.BAD_TOKEN, f"token {position}: {show_value(token)} is not index:value"
+                    bad_rows.BAD_TOKEN,
+                    f"token {position}: {show_value(token)} is not index:value",
                 )
             index = int(index_text)
             f = self.fields.field_of(index)

@@ -22,7 +22,9 @@ _INT_LIMIT = float(2**62)
 
 def check_transform(name: str) -> str:
     if name not in NUMERIC_TRANSFORMS:
-        raise ValueError(f"numeric transform must be one of {NUMERIC_TRANSFORMS}, got {name!r}")
+        raise ValueError(
+            f"numeric transform must be one of {NUMERIC_TRANSFORMS}, got {name!r}"
+        )
     return name
 
 

@@ -5,20 +5,20 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from torchrec_dlf.preprocessing.bad_rows import ON_BAD_ROW
-from torchrec_dlf.preprocessing.delimited_reader import count_lines, DEFAULT_BLOCK_BYTES
+from torchrec_dlf.preprocessing.delimited_reader import DEFAULT_BLOCK_BYTES, count_lines
 from torchrec_dlf.preprocessing.errors import PreparationError
-from torchrec_dlf.preprocessing.input_files import check_input_file, CHECKSUMS
+from torchrec_dlf.preprocessing.input_files import CHECKSUMS, check_input_file
 from torchrec_dlf.preprocessing.numeric_transform import NUMERIC_TRANSFORMS
 from torchrec_dlf.preprocessing.preparation import VocabularyOptions
 from torchrec_dlf.preprocessing.row_split import (
-    DaySplit,
-    GivenSplit,
-    order_day_files,
-    RandomSplit,
-    SplitRule,
     TEST,
     TRAIN,
     VALID,
+    DaySplit,
+    GivenSplit,
+    RandomSplit,
+    SplitRule,
+    order_day_files,
 )
 
 SPLIT_KINDS = ("random", "given", "day")
@@ -60,9 +60,13 @@ class SplitOptions:
     train_optional: bool = False
     # How the user named each input of the last `resolve` (``--train``, ``input file``),
     # in reading order: messages about an input say which flag gave it.
-    roles: List[str] = field(default_factory=list, init=False, repr=False, compare=False)
+    roles: List[str] = field(
+        default_factory=list, init=False, repr=False, compare=False
+    )
 
-    def resolve(self, allowed: Sequence[str] = SPLIT_KINDS) -> Tuple[List[str], SplitRule]:
+    def resolve(
+        self, allowed: Sequence[str] = SPLIT_KINDS
+    ) -> Tuple[List[str], SplitRule]:
         """The input files in reading order and the rule that splits their rows."""
         if self.kind == TEST_SPLIT:
             if not self.train_optional:
@@ -88,10 +92,14 @@ class SplitOptions:
                 if self.valid_from_train is not None and (
                     self.train is None or self.valid is not None
                 ):
-                    raise PreparationError("--valid_from_train needs --train and no --valid")
+                    raise PreparationError(
+                        "--valid_from_train needs --train and no --valid"
+                    )
             else:
                 if self.train is None or self.test is None:
-                    raise PreparationError("a given split needs --train and --test files")
+                    raise PreparationError(
+                        "a given split needs --train and --test files"
+                    )
                 if (self.valid is None) == (self.valid_from_train is None):
                     raise PreparationError(
                         "a given split needs either --valid or --valid_from_train"
@@ -108,7 +116,9 @@ class SplitOptions:
             )
         if not self.inputs:
             raise PreparationError(f"a {self.kind} split needs input files")
-        paths = order_day_files(self.inputs) if self.kind == "day" else list(self.inputs)
+        paths = (
+            order_day_files(self.inputs) if self.kind == "day" else list(self.inputs)
+        )
         self.roles = ["input file"] * len(paths)
         _check(paths, self.roles)
         if self.kind == "random":
@@ -169,11 +179,15 @@ class CommonOptions:
                 f"on_bad_row must be one of {ON_BAD_ROW}, got {self.on_bad_row!r}"
             )
         if self.checksum not in CHECKSUMS:
-            raise PreparationError(f"checksum must be one of {CHECKSUMS}, got {self.checksum!r}")
+            raise PreparationError(
+                f"checksum must be one of {CHECKSUMS}, got {self.checksum!r}"
+            )
         if self.min_count is not None and self.hash_size is not None:
             raise PreparationError("give either min_count or hash_size, not both")
         if self.block_bytes < 1 << 10:
-            raise PreparationError(f"block size must be at least 1 KiB, got {self.block_bytes}")
+            raise PreparationError(
+                f"block size must be at least 1 KiB, got {self.block_bytes}"
+            )
 
     def vocabulary(self, default_min_count: int) -> VocabularyOptions:
         if self.hash_size is not None:

@@ -32,22 +32,27 @@ from typing import (
 import numpy as np
 import pyarrow as pa
 
-from torchrec_dlf.data.metadata import DatasetMetadata, FORMAT_NAME, METADATA_FILE, SPLITS
+from torchrec_dlf.data.metadata import (
+    FORMAT_NAME,
+    METADATA_FILE,
+    SPLITS,
+    DatasetMetadata,
+)
 from torchrec_dlf.data.writer import PreparedDatasetWriter
 from torchrec_dlf.preprocessing.bad_rows import BadRow, BadRowLog
 from torchrec_dlf.preprocessing.column_parsers import LABEL, NumericParser
 from torchrec_dlf.preprocessing.errors import PreparationError
-from torchrec_dlf.preprocessing.input_files import check_input_file, InputDescriptions
+from torchrec_dlf.preprocessing.input_files import InputDescriptions, check_input_file
 from torchrec_dlf.preprocessing.raw_block import RawBlock
 from torchrec_dlf.preprocessing.record_layout import ParsedRows, RecordLayout
 from torchrec_dlf.preprocessing.row_spill import RowSpill, spill_fits
-from torchrec_dlf.preprocessing.row_split import GivenSplit, SplitRule, TRAIN
+from torchrec_dlf.preprocessing.row_split import TRAIN, GivenSplit, SplitRule
 from torchrec_dlf.preprocessing.vocabulary import (
     CountedVocabulary,
     HashedVocabulary,
-    save_vocabularies,
     ValueCounter,
     Vocabulary,
+    save_vocabularies,
 )
 from torchrec_dlf.safe_output import check_output, remove_stale_siblings
 from torchrec_dlf.version import __version__
@@ -185,7 +190,9 @@ class PreparationResult:
             if name in meta.splits:
                 s = meta.splits[name]
                 share = s.positives / s.rows if s.rows else 0.0
-                lines.append(f"  {name}: {s.rows} rows, {s.positives} positive ({share:.2%})")
+                lines.append(
+                    f"  {name}: {s.rows} rows, {s.positives} positive ({share:.2%})"
+                )
         rate = self.lines_read / self.seconds if self.seconds > 0 else 0.0
         lines.append(
             f"  {self.lines_read} input lines in {self.seconds:.1f}s ({rate:,.0f} lines/s)"
@@ -194,7 +201,10 @@ class PreparationResult:
 
 
 def check_output_directory(
-    directory: str, inputs: Sequence[str], overwrite: bool = False, flag: str = "--output"
+    directory: str,
+    inputs: Sequence[str],
+    overwrite: bool = False,
+    flag: str = "--output",
 ) -> None:
     """
     Refuses an output that would destroy something (`torchrec_dlf.safe_output`'s
@@ -203,7 +213,12 @@ def check_output_directory(
     `torchrec_dlf.user_errors.OutputError`.
     """
     check_output(
-        directory, flag, "dir", owned=_is_prepared_dataset, overwrite=overwrite, inputs=inputs
+        directory,
+        flag,
+        "dir",
+        owned=_is_prepared_dataset,
+        overwrite=overwrite,
+        inputs=inputs,
     )
 
 
@@ -240,14 +255,16 @@ def prepare(
                 f"the given vocabularies are of the fields {sorted(plan.vocabularies)}, "
                 f"the categorical fields are {sorted(fields)}"
             )
-    if plan.vocabulary_from is not None and os.path.realpath(output_dir) == os.path.realpath(
-        plan.vocabulary_from
-    ):
+    if plan.vocabulary_from is not None and os.path.realpath(
+        output_dir
+    ) == os.path.realpath(plan.vocabulary_from):
         raise PreparationError(
             f"{output_dir}: the output is the dataset the vocabularies come from; "
             f"refusing to replace it"
         )
-    descriptions = InputDescriptions(paths + list(plan.aux_files.values()), plan.checksum)
+    descriptions = InputDescriptions(
+        paths + list(plan.aux_files.values()), plan.checksum
+    )
     try:
         _check_distinct_contents(plan, descriptions)
         run = _Run(plan, output_dir, log)
@@ -267,7 +284,9 @@ def prepare(
     )
 
 
-def _check_distinct_contents(plan: PreparationPlan, descriptions: InputDescriptions) -> None:
+def _check_distinct_contents(
+    plan: PreparationPlan, descriptions: InputDescriptions
+) -> None:
     """
     Refuses two inputs with the same bytes (a copy of train given as test): their
     checksums are compared before any row is read. Only files of equal size can be
@@ -300,7 +319,9 @@ def _assign(
     return split.assign(file_index, rows, rows + offset)
 
 
-def _count_train_values(counter: ValueCounter, values: pa.Array, train: Optional[pa.Array]) -> None:
+def _count_train_values(
+    counter: ValueCounter, values: pa.Array, train: Optional[pa.Array]
+) -> None:
     counter.add(values if train is None else values.filter(train))
 
 
@@ -332,7 +353,9 @@ class _Run:
     their bad rows are then counted in the first pass, the others' in the second.
     """
 
-    def __init__(self, plan: PreparationPlan, output_dir: str, log: Callable[[str], None]) -> None:
+    def __init__(
+        self, plan: PreparationPlan, output_dir: str, log: Callable[[str], None]
+    ) -> None:
         self.plan = plan
         self.output_dir = os.path.abspath(output_dir)
         self.log = log
@@ -342,7 +365,9 @@ class _Run:
         self.split_rows = np.zeros(len(SPLITS), dtype=np.int64)
         # Stored (transformed) value range of every numeric field, over all splits.
         self.numeric_ranges: Dict[str, Tuple[float, float]] = {}
-        train_files = [r.path for i, r in enumerate(plan.readers) if plan.split.has_train(i)]
+        train_files = [
+            r.path for i, r in enumerate(plan.readers) if plan.split.has_train(i)
+        ]
         parent = os.path.dirname(self.output_dir)
         os.makedirs(parent, exist_ok=True)
         self.spill = (
@@ -416,12 +441,17 @@ class _Run:
             self._count_values(counters, pool)
             min_counts = [plan.vocabulary.min_count] * len(counters)
             return dict(
-                zip(counters, pool.map(ValueCounter.vocabulary, counters.values(), min_counts))
+                zip(
+                    counters,
+                    pool.map(ValueCounter.vocabulary, counters.values(), min_counts),
+                )
             )
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def _count_values(self, counters: Dict[str, ValueCounter], pool: ThreadPoolExecutor) -> None:
+    def _count_values(
+        self, counters: Dict[str, ValueCounter], pool: ThreadPoolExecutor
+    ) -> None:
         """Reads the files with training rows; counts their values; spills their rows."""
         plan = self.plan
         offset = 0
@@ -458,7 +488,8 @@ class _Run:
     ) -> DatasetMetadata:
         plan, layout = self.plan, self.plan.layout
         largest = max(
-            (v.size for v in vocabularies.values() if isinstance(v, CountedVocabulary)), default=0
+            (v.size for v in vocabularies.values() if isinstance(v, CountedVocabulary)),
+            default=0,
         )
         encode_rows = max(plan.encode_rows, min(4 * plan.encode_rows, 2 * largest))
         writer = PreparedDatasetWriter(
@@ -572,7 +603,10 @@ class _Run:
                 {**descriptions.describe(r.path), "lines": self.lines_per_file[r.path]}
                 for r in plan.readers
             ],
-            **{role: descriptions.describe(path) for role, path in plan.aux_files.items()},
+            **{
+                role: descriptions.describe(path)
+                for role, path in plan.aux_files.items()
+            },
             "bad_rows": self.bad.counts_by_reason(),
             "bad_row_examples": [r.message() for r in self.bad.examples],
         }
@@ -596,7 +630,8 @@ class _Run:
             "on_bad_row": plan.on_bad_row,
             "checksum": plan.checksum,
             "numeric_ranges": {
-                name: {"min": lo, "max": hi} for name, (lo, hi) in self.numeric_ranges.items()
+                name: {"min": lo, "max": hi}
+                for name, (lo, hi) in self.numeric_ranges.items()
             },
             "bad_rows": self.bad.counts_by_reason(),
             "prepared_by": f"torchrec_dlf {__version__}",

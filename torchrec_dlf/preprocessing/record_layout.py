@@ -8,9 +8,9 @@ from torchrec_dlf.preprocessing import bad_rows
 from torchrec_dlf.preprocessing.bad_rows import BadRow
 from torchrec_dlf.preprocessing.column_parsers import (
     CATEGORICAL,
-    ColumnParser,
     LABEL,
     NUMERIC,
+    ColumnParser,
     OutputField,
     Outputs,
     value_lengths,
@@ -59,7 +59,9 @@ class RecordLayout:
             raise PreparationError(f"field names must be unique, got {names}")
         labels = [f for f in self.fields if f.kind == LABEL]
         if len(labels) != 1:
-            raise PreparationError(f"exactly one label column is needed, got {len(labels)}")
+            raise PreparationError(
+                f"exactly one label column is needed, got {len(labels)}"
+            )
         self.numeric = [f.name for f in self.fields if f.kind == NUMERIC]
         self.categorical = [f.name for f in self.fields if f.kind == CATEGORICAL]
         if not self.categorical:
@@ -96,7 +98,9 @@ class RecordLayout:
                 f"{block.file}: {[p.column for p in failed]} reject rows that pass the "
                 f"per-value check (a bug in torchrec_dlf.preprocessing)"
             )
-        bad = sorted(list(block.rejected) + list(problems.values()), key=lambda r: r.line)
+        bad = sorted(
+            list(block.rejected) + list(problems.values()), key=lambda r: r.line
+        )
         return ParsedRows(good.lines, outputs), bad
 
     def _parse_all(
@@ -117,7 +121,9 @@ class RecordLayout:
                 outputs.update(out)
         return outputs, failed
 
-    def _find_problems(self, block: RawBlock, failed: List[ColumnParser]) -> Dict[int, BadRow]:
+    def _find_problems(
+        self, block: RawBlock, failed: List[ColumnParser]
+    ) -> Dict[int, BadRow]:
         """The slow path: every value of the failed columns checked one by one."""
         found: Dict[int, Tuple[int, str, str, str]] = {}
         for parser in failed:
@@ -134,7 +140,9 @@ class RecordLayout:
             line = int(block.lines[i])
             if total_bytes[i] == 0 and len(self.columns) > 1:
                 # pyarrow hands over an empty line as a row of empty fields.
-                problems[i] = BadRow(block.file, line, bad_rows.EMPTY_LINE, "empty line")
+                problems[i] = BadRow(
+                    block.file, line, bad_rows.EMPTY_LINE, "empty line"
+                )
             else:
                 problems[i] = BadRow(block.file, line, reason, detail, column)
         return problems

@@ -23,7 +23,11 @@ def spill_fits(directory: str, inputs: Sequence[str]) -> bool:
     """Whether spilling ``inputs`` beside ``directory`` leaves room for the output too."""
     estimate = sum(
         os.path.getsize(p)
-        * (_SPILL_PER_COMPRESSED_BYTE if p.endswith(_COMPRESSED) else _SPILL_PER_INPUT_BYTE)
+        * (
+            _SPILL_PER_COMPRESSED_BYTE
+            if p.endswith(_COMPRESSED)
+            else _SPILL_PER_INPUT_BYTE
+        )
         for p in inputs
     )
     free = shutil.disk_usage(directory).free
@@ -50,7 +54,11 @@ class RowSpill:
         self.path = temp_sibling(output_dir, "spill", suffix=".arrow")
         self._layout = layout
         self._schema = pa.schema(
-            [pa.field(_LINE, pa.int64()), pa.field(_SPLIT, pa.int8()), pa.field(LABEL, pa.int8())]
+            [
+                pa.field(_LINE, pa.int64()),
+                pa.field(_SPLIT, pa.int8()),
+                pa.field(LABEL, pa.int8()),
+            ]
             + [pa.field(n, pa.float32()) for n in layout.numeric]
             + [pa.field(c, pa.string()) for c in layout.categorical]
         )
@@ -70,7 +78,9 @@ class RowSpill:
         ]
         arrays += [pa.array(rows.values[n]) for n in self._layout.numeric]
         arrays += [rows.values[c].cast(pa.string()) for c in self._layout.categorical]
-        self._writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=self._schema))
+        self._writer.write_batch(
+            pa.RecordBatch.from_arrays(arrays, schema=self._schema)
+        )
 
     def finish(self) -> None:
         if self._writer is not None:
@@ -86,7 +96,9 @@ class RowSpill:
         with pa.OSFile(self.path, "rb") as source:
             for batch in pa.ipc.open_stream(source):
                 values = {LABEL: batch.column(LABEL).to_numpy()}
-                values.update({n: batch.column(n).to_numpy() for n in self._layout.numeric})
+                values.update(
+                    {n: batch.column(n).to_numpy() for n in self._layout.numeric}
+                )
                 values.update({c: batch.column(c) for c in self._layout.categorical})
                 lines = batch.column(_LINE).to_numpy()
                 yield ParsedRows(lines, values), batch.column(_SPLIT).to_numpy()

@@ -50,7 +50,9 @@ def parse_ratios(text: str) -> Tuple[float, float, float]:
     try:
         parts = [float(x) for x in text.split(",")]
     except ValueError as e:
-        raise PreparationError(f"ratios must be three numbers like 8,1,1, got {text!r}") from e
+        raise PreparationError(
+            f"ratios must be three numbers like 8,1,1, got {text!r}"
+        ) from e
     if len(parts) != 3 or not all(np.isfinite(parts)) or min(parts) <= 0:
         raise PreparationError(
             f"ratios must be three positive numbers like 8,1,1 (train,valid,test; "
@@ -64,7 +66,9 @@ class SplitRule(ABC):
     """Assigns rows to splits."""
 
     @abstractmethod
-    def assign(self, file_index: int, file_rows: np.ndarray, global_rows: np.ndarray) -> np.ndarray:
+    def assign(
+        self, file_index: int, file_rows: np.ndarray, global_rows: np.ndarray
+    ) -> np.ndarray:
         """
         Split codes (int8: TRAIN, VALID, TEST) of rows given by their 0-based data-row
         number within their file and across all input files (bad rows are numbered too).
@@ -103,7 +107,9 @@ class RandomSplit(SplitRule):
         self.seed = int(seed)
         self._edges = np.cumsum(self.ratios)[:2]
 
-    def assign(self, file_index: int, file_rows: np.ndarray, global_rows: np.ndarray) -> np.ndarray:
+    def assign(
+        self, file_index: int, file_rows: np.ndarray, global_rows: np.ndarray
+    ) -> np.ndarray:
         u = row_uniforms(self.seed, global_rows)
         return np.searchsorted(self._edges, u, side="right").astype(np.int8)
 
@@ -146,9 +152,13 @@ class GivenSplit(SplitRule):
         self.valid_from_train = valid_from_train
         self.seed = int(seed)
         if valid_from_train is not None and not 0.0 < valid_from_train < 1.0:
-            raise PreparationError(f"valid_from_train must be in (0, 1), got {valid_from_train}")
+            raise PreparationError(
+                f"valid_from_train must be in (0, 1), got {valid_from_train}"
+            )
 
-    def assign(self, file_index: int, file_rows: np.ndarray, global_rows: np.ndarray) -> np.ndarray:
+    def assign(
+        self, file_index: int, file_rows: np.ndarray, global_rows: np.ndarray
+    ) -> np.ndarray:
         split = self.file_splits[file_index]
         if split == TRAIN and self.valid_from_train is not None:
             u = row_uniforms(self.seed, file_rows)
@@ -173,9 +183,16 @@ class GivenSplit(SplitRule):
         return sorted(out)
 
     def describe(self) -> Dict[str, Any]:
-        out: Dict[str, Any] = {"kind": "given", "files": [SPLITS[s] for s in self.file_splits]}
+        out: Dict[str, Any] = {
+            "kind": "given",
+            "files": [SPLITS[s] for s in self.file_splits],
+        }
         if self.valid_from_train is not None:
-            out.update(valid_from_train=self.valid_from_train, seed=self.seed, hash="splitmix64")
+            out.update(
+                valid_from_train=self.valid_from_train,
+                seed=self.seed,
+                hash="splitmix64",
+            )
         return out
 
 
@@ -196,7 +213,9 @@ class DaySplit(SplitRule):
         self.last_file_rows = last_file_rows
         self._valid_rows = (last_file_rows + 1) // 2
 
-    def assign(self, file_index: int, file_rows: np.ndarray, global_rows: np.ndarray) -> np.ndarray:
+    def assign(
+        self, file_index: int, file_rows: np.ndarray, global_rows: np.ndarray
+    ) -> np.ndarray:
         if file_index < self.num_files - 1:
             return np.full(file_rows.shape[0], TRAIN, dtype=np.int8)
         return np.where(file_rows < self._valid_rows, VALID, TEST).astype(np.int8)
@@ -225,7 +244,9 @@ def order_day_files(paths: Sequence[str]) -> List[str]:
     for p in paths:
         m = _DAY_FILE.fullmatch(os.path.basename(p))
         if not m:
-            raise PreparationError(f"{p}: --split day needs files named day_N (day_0 ... day_23)")
+            raise PreparationError(
+                f"{p}: --split day needs files named day_N (day_0 ... day_23)"
+            )
         numbered.append((int(m.group(1)), p))
     days = [n for n, _ in numbered]
     if len(set(days)) != len(days):

@@ -6,7 +6,9 @@ from torchrec_dlf.preprocessing.delimited_reader import split_header
 from torchrec_dlf.preprocessing.errors import PreparationError
 
 
-def read_common_header(paths: Sequence[str], separator: str, quoting: bool = False) -> List[str]:
+def read_common_header(
+    paths: Sequence[str], separator: str, quoting: bool = False
+) -> List[str]:
     """The header shared by all ``paths``; `PreparationError` when one differs."""
     columns = split_header(paths[0], separator, quoting)
     for path in paths[1:]:
@@ -27,7 +29,9 @@ def describe_difference(expected: Sequence[str], found: Sequence[str]) -> str:
     if extra:
         parts.append(f"unexpected {extra}")
     if not parts:
-        parts.append(f"columns in another order: expected {list(expected)}, found {list(found)}")
+        parts.append(
+            f"columns in another order: expected {list(expected)}, found {list(found)}"
+        )
     return ", ".join(parts)
 
 

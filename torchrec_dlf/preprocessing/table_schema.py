@@ -113,7 +113,9 @@ class TableSchema:
 
         def names(key: str) -> List[str]:
             value = raw.get(key, [])
-            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            if not isinstance(value, list) or not all(
+                isinstance(v, str) and v for v in value
+            ):
                 raise fail(f"{key!r} must be a list of column names")
             return value
 
@@ -133,7 +135,11 @@ class TableSchema:
             raise fail(f"'quoting' must be one of {list(QUOTING)}, got {quoting!r}")
         if quoting == "rfc4180" and separator == '"':
             raise fail("the separator cannot be the quote character")
-        numeric, categorical, drop = names("numeric"), names("categorical"), names("drop")
+        numeric, categorical, drop = (
+            names("numeric"),
+            names("categorical"),
+            names("drop"),
+        )
         used = [label] + numeric + categorical + drop
         twice = sorted({c for c in used if used.count(c) > 1})
         if twice:
@@ -141,12 +147,16 @@ class TableSchema:
         if not categorical:
             raise fail("at least one categorical column is needed")
         if header is False and drop:
-            raise fail("'drop' needs the column order, from a header or a list of names")
+            raise fail(
+                "'drop' needs the column order, from a header or a list of names"
+            )
         if isinstance(header, list):
             if sorted(header) != sorted(used):
                 extra = [h for h in header if h not in used]
                 missing = [c for c in used if c not in header]
-                raise fail(f"'header' lists {extra} without a role and misses {missing}")
+                raise fail(
+                    f"'header' lists {extra} without a role and misses {missing}"
+                )
         default = raw.get("numeric_transform")
         if default is not None and default not in NUMERIC_TRANSFORMS:
             raise fail(f"'numeric_transform' must be one of {NUMERIC_TRANSFORMS}")
@@ -155,9 +165,13 @@ class TableSchema:
             raise fail("'transforms' maps numeric columns to transforms")
         for column, transform in transforms.items():
             if column not in numeric:
-                raise fail(f"'transforms' names {column!r}, which is not a numeric column")
+                raise fail(
+                    f"'transforms' names {column!r}, which is not a numeric column"
+                )
             if transform not in NUMERIC_TRANSFORMS:
-                raise fail(f"transform of {column!r} must be one of {NUMERIC_TRANSFORMS}")
+                raise fail(
+                    f"transform of {column!r} must be one of {NUMERIC_TRANSFORMS}"
+                )
         label_map = raw.get("label_map")
         if label_map is not None and (
             not isinstance(label_map, dict)
@@ -201,7 +215,9 @@ class TableSchema:
         out: Dict[str, Any] = {
             "separator": self.separator,
             "quoting": self.quoting,
-            "header": list(self.header) if isinstance(self.header, list) else self.header,
+            "header": list(self.header)
+            if isinstance(self.header, list)
+            else self.header,
             "label": self.label,
             "numeric": list(self.numeric),
             "categorical": list(self.categorical),
@@ -228,7 +244,9 @@ class TableSchema:
         }
 
 
-def csv_plan(schema: TableSchema, split: SplitOptions, options: CommonOptions) -> PreparationPlan:
+def csv_plan(
+    schema: TableSchema, split: SplitOptions, options: CommonOptions
+) -> PreparationPlan:
     """
     Any delimited file described by ``schema``. Numeric transforms: the schema's
     per-column ``transforms``, else ``options.numeric``, else the schema's
@@ -240,10 +258,14 @@ def csv_plan(schema: TableSchema, split: SplitOptions, options: CommonOptions) -
     for path in paths[1:]:
         other = schema.file_columns(path)
         if other != columns:
-            raise PreparationError(f"{path}: columns in another order than in {paths[0]}: {other}")
+            raise PreparationError(
+                f"{path}: columns in another order than in {paths[0]}: {other}"
+            )
     default = options.numeric or schema.numeric_transform or DEFAULT_NUMERIC
     parsers: List[ColumnParser] = [LabelParser(schema.label, schema.label_map)]
-    parsers += [NumericParser(c, schema.transforms.get(c, default)) for c in schema.numeric]
+    parsers += [
+        NumericParser(c, schema.transforms.get(c, default)) for c in schema.numeric
+    ]
     parsers += [CategoricalParser(c) for c in schema.categorical]
     return PreparationPlan(
         name=options.name or schema.name or "csv",

@@ -26,7 +26,11 @@ OOV_ID = 0
 _VALUE, _ID, _COUNT = "value", "id", "count"
 VOCABULARY_DIR = "vocabulary"
 VOCABULARY_SCHEMA = pa.schema(
-    [pa.field(_VALUE, pa.string()), pa.field(_ID, pa.int32()), pa.field(_COUNT, pa.int64())]
+    [
+        pa.field(_VALUE, pa.string()),
+        pa.field(_ID, pa.int32()),
+        pa.field(_COUNT, pa.int64()),
+    ]
 )
 # Field names used as they are in file names; others get a made-up one (recorded anyway).
 _FILE_STEM = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}")
@@ -68,7 +72,9 @@ class ValueCounter:
         table = pa.table({_VALUE: counts.field(0), _COUNT: counts.field(1)})
         if self._merged is not None:
             merged = pa.concat_tables([self._merged, table])
-            grouped = merged.group_by(_VALUE, use_threads=False).aggregate([(_COUNT, "sum")])
+            grouped = merged.group_by(_VALUE, use_threads=False).aggregate(
+                [(_COUNT, "sum")]
+            )
             table = grouped.rename_columns([_VALUE, _COUNT])
         self._merged = table.combine_chunks()
 
@@ -76,7 +82,9 @@ class ValueCounter:
         """Columns value (string) and count (int64), one row per distinct value."""
         self._count_pending()
         if self._merged is None:
-            return pa.table({_VALUE: pa.array([], pa.string()), _COUNT: pa.array([], pa.int64())})
+            return pa.table(
+                {_VALUE: pa.array([], pa.string()), _COUNT: pa.array([], pa.int64())}
+            )
         return self._merged
 
     def vocabulary(self, min_count: int) -> "CountedVocabulary":
@@ -111,7 +119,9 @@ class CountedVocabulary(Vocabulary):
         min_count (int): the threshold used.
     """
 
-    def __init__(self, values: pa.Array, counts: np.ndarray, distinct: int, min_count: int) -> None:
+    def __init__(
+        self, values: pa.Array, counts: np.ndarray, distinct: int, min_count: int
+    ) -> None:
         self.values = values
         self.counts = counts
         self.distinct = distinct
@@ -241,7 +251,9 @@ def save_vocabularies(
     ``file_path(relative)`` gives (e.g. `PreparedDatasetWriter.file_path`); returns the
     files by field. Hashed vocabularies have no table: nothing is written for them.
     """
-    counted = {c: v for c, v in vocabularies.items() if isinstance(v, CountedVocabulary)}
+    counted = {
+        c: v for c, v in vocabularies.items() if isinstance(v, CountedVocabulary)
+    }
     files = vocabulary_files(list(counted))
     for name, vocabulary in counted.items():
         pq.write_table(vocabulary.table(), file_path(files[name]))

@@ -28,14 +28,22 @@ import json
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from torchrec_dlf.data.metadata import DatasetFormatError, DatasetMetadata, METADATA_FILE
+from torchrec_dlf.data.metadata import (
+    METADATA_FILE,
+    DatasetFormatError,
+    DatasetMetadata,
+)
 from torchrec_dlf.preprocessing.column_parsers import LABEL
 from torchrec_dlf.preprocessing.errors import PreparationError
 from torchrec_dlf.preprocessing.input_files import sha256_of
 from torchrec_dlf.preprocessing.options import CommonOptions
 from torchrec_dlf.preprocessing.preparation import PreparationPlan, VocabularyOptions
 from torchrec_dlf.preprocessing.table_schema import TableSchema
-from torchrec_dlf.preprocessing.vocabulary import HashedVocabulary, load_vocabulary, Vocabulary
+from torchrec_dlf.preprocessing.vocabulary import (
+    HashedVocabulary,
+    Vocabulary,
+    load_vocabulary,
+)
 
 _DEFAULT_LABEL_MAP = {"0": 0, "1": 1}
 
@@ -80,7 +88,9 @@ class VocabularySource:
             raise PreparationError(f"{what}: no such directory")
         path = os.path.join(directory, METADATA_FILE)
         if not os.path.isfile(path):
-            raise PreparationError(f"{what}: not a prepared dataset (no {METADATA_FILE})")
+            raise PreparationError(
+                f"{what}: not a prepared dataset (no {METADATA_FILE})"
+            )
         try:
             with open(path) as f:
                 raw = json.load(f)
@@ -89,7 +99,9 @@ class VocabularySource:
                 f"{what}: not a prepared dataset ({METADATA_FILE} does not read: {e})"
             ) from e
         if not isinstance(raw, dict):
-            raise PreparationError(f"{what}: not a prepared dataset ({METADATA_FILE} is no object)")
+            raise PreparationError(
+                f"{what}: not a prepared dataset ({METADATA_FILE} is no object)"
+            )
         try:
             metadata = DatasetMetadata.from_dict(raw, where=path)
         except DatasetFormatError as e:
@@ -109,7 +121,9 @@ class VocabularySource:
         if source.hash_size is None:
             missing = [c for c in metadata.categorical if c not in source.files]
             if missing:
-                raise PreparationError(f"{what}: no vocabulary file for the fields {missing}")
+                raise PreparationError(
+                    f"{what}: no vocabulary file for the fields {missing}"
+                )
             for field in metadata.categorical:
                 rel = source.files[field]
                 if not os.path.isfile(os.path.join(directory, *rel.split("/"))):
@@ -142,13 +156,21 @@ class VocabularySource:
         ``min_count``, ``hash_size`` or ``numeric`` given with another value is an error.
         """
         if given.hash_size is not None and given.hash_size != self.hash_size:
-            raise self._conflict("--hash_size", given.hash_size, self._recorded_vocabulary())
+            raise self._conflict(
+                "--hash_size", given.hash_size, self._recorded_vocabulary()
+            )
         if given.min_count is not None and (
             self.hash_size is not None or given.min_count != self.min_count
         ):
-            raise self._conflict("--min_count", given.min_count, self._recorded_vocabulary())
+            raise self._conflict(
+                "--min_count", given.min_count, self._recorded_vocabulary()
+            )
         numeric = self.options.get("numeric_transform")
-        if given.numeric is not None and numeric is not None and given.numeric != numeric:
+        if (
+            given.numeric is not None
+            and numeric is not None
+            and given.numeric != numeric
+        ):
             raise self._conflict("--numeric", given.numeric, f"--numeric {numeric}")
         return dataclasses.replace(
             given,
@@ -195,7 +217,9 @@ class VocabularySource:
         if recorded_ranges is not None:
             if feature_index is not None:
                 raise self._conflict(
-                    "--feature_index", feature_index, f"--field_ranges {recorded_ranges}"
+                    "--feature_index",
+                    feature_index,
+                    f"--field_ranges {recorded_ranges}",
                 )
             if field_ranges is not None and "".join(field_ranges.split()) != "".join(
                 recorded_ranges.split()
@@ -206,7 +230,9 @@ class VocabularySource:
             field_ranges = recorded_ranges
         else:
             if recorded_index is None:
-                raise PreparationError(f"{self.what}: its metadata records no libFM fields")
+                raise PreparationError(
+                    f"{self.what}: its metadata records no libFM fields"
+                )
             if field_ranges is not None:
                 raise self._conflict(
                     "--field_ranges", field_ranges, f"--feature_index {recorded_index}"
@@ -260,7 +286,9 @@ class VocabularySource:
         raw = self.options.get("table_schema")
         recorded = None
         if raw is not None:
-            recorded = TableSchema.from_dict(raw, where=f"{self.what}: the recorded schema")
+            recorded = TableSchema.from_dict(
+                raw, where=f"{self.what}: the recorded schema"
+            )
             recorded.path = None
         if given is None:
             if recorded is None:
@@ -280,7 +308,9 @@ class VocabularySource:
         return given
 
     def _schema_encoding(self, schema: TableSchema) -> Dict[str, Any]:
-        default = self.options.get("numeric_transform") or schema.numeric_transform or "none"
+        default = (
+            self.options.get("numeric_transform") or schema.numeric_transform or "none"
+        )
         return {
             "label": schema.label,
             "label_map": schema.label_map or dict(_DEFAULT_LABEL_MAP),

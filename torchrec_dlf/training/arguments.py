@@ -10,7 +10,7 @@ import math
 import os
 from typing import Iterable, List, Optional, Set
 
-from torchrec_dlf.data.metadata import DatasetMetadata, METADATA_FILE, SPLITS
+from torchrec_dlf.data.metadata import METADATA_FILE, SPLITS, DatasetMetadata
 from torchrec_dlf.safe_output import check_writable_directory
 from torchrec_dlf.training.checkpoint import is_checkpoint_directory
 from torchrec_dlf.training.model_factory import ModelConfig, model_settings
@@ -88,7 +88,9 @@ def _check_numbers(args: argparse.Namespace) -> None:
     for name in _NON_NEGATIVE_FLOATS:
         value = values.get(name)
         if value is not None and not (math.isfinite(value) and value >= 0):
-            raise ConfigError(f"{_flag(name)} must be a finite number >= 0, got {value}")
+            raise ConfigError(
+                f"{_flag(name)} must be a finite number >= 0, got {value}"
+            )
     for name in _DROPOUTS:
         value = values.get(name)
         if value is not None and not 0.0 <= value < 1.0:
@@ -135,13 +137,20 @@ def _check_outputs(args: argparse.Namespace, dataset_dir: Optional[str]) -> None
                 f"--overwrite)"
             )
     for source in inputs:
-        for flag, path in (("--output_dir", args.output_dir), ("--checkpoint_dir", args.checkpoint_dir)):
+        for flag, path in (
+            ("--output_dir", args.output_dir),
+            ("--checkpoint_dir", args.checkpoint_dir),
+        ):
             if path and _overlaps(path, source):
                 raise OutputError(f"{flag} {path}: inside or around the input {source}")
     ckpt = args.checkpoint_dir
     if ckpt is not None:
         check_writable_directory(ckpt, "--checkpoint_dir", probe)
-        if os.path.isdir(ckpt) and os.listdir(ckpt) and not is_checkpoint_directory(ckpt):
+        if (
+            os.path.isdir(ckpt)
+            and os.listdir(ckpt)
+            and not is_checkpoint_directory(ckpt)
+        ):
             raise OutputError(
                 f"--checkpoint_dir {ckpt}: a non-empty directory that holds no "
                 f"checkpoints of this trainer; refusing to write into it"
@@ -162,7 +171,9 @@ def _check_resume(args: argparse.Namespace) -> None:
             f"checkpoint"
         )
     if args.checkpoint_dir is None:
-        raise ConfigError("--resume <path> needs --checkpoint_dir (where training continues)")
+        raise ConfigError(
+            "--resume <path> needs --checkpoint_dir (where training continues)"
+        )
 
 
 def validate_train_args(
@@ -183,7 +194,11 @@ def validate_train_args(
         warnings.append(
             f"warning: {flags} {'has' if len(ignored) == 1 else 'have'} no effect with "
             f"--interaction_type {args.interaction_type}"
-            + (f" --embedding_init {args.embedding_init}" if "embedding_init_std" in ignored else "")
+            + (
+                f" --embedding_init {args.embedding_init}"
+                if "embedding_init_std" in ignored
+                else ""
+            )
             + " (ignored)"
         )
     meta = _check_dataset(args.dataset_dir) if args.dataset_dir is not None else None

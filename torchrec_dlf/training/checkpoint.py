@@ -25,8 +25,8 @@ from typing import Any, Dict, Iterator, List, Optional
 import torch
 import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
-from torch.distributed.checkpoint.api import CheckpointException
 from torch import nn
+from torch.distributed.checkpoint.api import CheckpointException
 from torchrec.optim.keyed import CombinedOptimizer, KeyedOptimizer, OptimizerWrapper
 
 from torchrec_dlf.training.parallel import broadcast_replicated_buffers
@@ -86,7 +86,9 @@ def read_checkpoint_state(path: str, json_name: str = STATE_FILE) -> Dict[str, A
             raise DamagedCheckpoint(f"{file}: missing")
         actual = os.path.getsize(file)
         if actual != size:
-            raise DamagedCheckpoint(f"{file}: {actual} bytes, written with {size} (truncated?)")
+            raise DamagedCheckpoint(
+                f"{file}: {actual} bytes, written with {size} (truncated?)"
+            )
     return state
 
 
@@ -137,7 +139,9 @@ def _materialize_optimizer_state(optimizer: torch.optim.Optimizer) -> None:
                 param.grad = None
 
 
-def _leaf_optimizers(optimizer: torch.optim.Optimizer) -> Iterator[torch.optim.Optimizer]:
+def _leaf_optimizers(
+    optimizer: torch.optim.Optimizer,
+) -> Iterator[torch.optim.Optimizer]:
     if isinstance(optimizer, CombinedOptimizer):
         for _, sub in optimizer.optimizers:
             yield from _leaf_optimizers(sub)
@@ -272,8 +276,7 @@ class CheckpointManager:
 
     def save_best(self, model: nn.Module, info: Dict[str, Any]) -> str:
         self._write_atomically(
-            model,
-            self.best_path, {"model": model.state_dict()}, "best.json", info
+            model, self.best_path, {"model": model.state_dict()}, "best.json", info
         )
         return self.best_path
 
@@ -297,7 +300,10 @@ class CheckpointManager:
             state["optimizer"] = optimizer.state_dict()
         try:
             dcp.load(state, checkpoint_id=path)
-        except (Exception, CheckpointException) as e:  # DCP: every rank's failure, a BaseException
+        except (
+            Exception,
+            CheckpointException,
+        ) as e:  # DCP: every rank's failure, a BaseException
             raise DamagedCheckpoint(f"{path}: cannot be read ({_first_line(e)})") from e
         model.load_state_dict(state["model"])
         if optimizer is not None:
@@ -306,7 +312,9 @@ class CheckpointManager:
         rng_file = os.path.join(path, f"rng_rank{_rank()}.pt")
         if saved_world == _world() and os.path.isfile(rng_file):
             set_rng_state(torch.load(rng_file, weights_only=False)["rng"])
-        return LoadedCheckpoint(path, int(trainer_state["step"]), trainer_state, saved_world)
+        return LoadedCheckpoint(
+            path, int(trainer_state["step"]), trainer_state, saved_world
+        )
 
     def load_best(self, model: nn.Module) -> Dict[str, Any]:
         state = {"model": model.state_dict()}

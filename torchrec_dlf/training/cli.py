@@ -6,27 +6,31 @@ import sys
 from dataclasses import fields
 from typing import Any, Dict, List, Optional
 
-from torchrec_dlf.data.synthetic import ensure_synthetic_dataset, SyntheticConfig
-from torchrec_dlf.training.distributed import destroy_distributed, init_distributed
+from torchrec_dlf.data.synthetic import SyntheticConfig, ensure_synthetic_dataset
 from torchrec_dlf.dlrm_dlf import DENSE_EMBEDDINGS
 from torchrec_dlf.modules.block_mlp import BLOCK_NORMS
 from torchrec_dlf.modules.dlf_layer import FUSION_TYPES
+from torchrec_dlf.training.arguments import validate_train_args
+from torchrec_dlf.training.distributed import destroy_distributed, init_distributed
 from torchrec_dlf.training.embedding_regularization import (
     EMBEDDING_DECAY_KERNELS,
     EMBEDDING_L2_MODES,
 )
-from torchrec_dlf.training.model_factory import EMBEDDING_INITS, INTERACTION_TYPES, ModelConfig
+from torchrec_dlf.training.model_factory import (
+    EMBEDDING_INITS,
+    INTERACTION_TYPES,
+    ModelConfig,
+)
+from torchrec_dlf.training.optimizers import DENSE_OPTIMIZERS, EMBEDDING_OPTIMIZERS
 from torchrec_dlf.training.quiet import quiet_library_messages
 from torchrec_dlf.training.sharding import SHARDING_CHOICES
-from torchrec_dlf.training.optimizers import DENSE_OPTIMIZERS, EMBEDDING_OPTIMIZERS
-from torchrec_dlf.training.arguments import validate_train_args
-from torchrec_dlf.training.trainer import Trainer, TrainConfig, TrainingInterrupted
+from torchrec_dlf.training.trainer import TrainConfig, Trainer, TrainingInterrupted
 from torchrec_dlf.user_errors import (
     CommandLineParser,
+    UserError,
     explicit_flags,
     mark_before_process_group,
     run_command,
-    UserError,
 )
 
 
@@ -34,7 +38,9 @@ def _int_list(text: str) -> List[int]:
     try:
         return [int(x) for x in text.split(",") if x.strip()]
     except ValueError as e:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from e
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from e
 
 
 def _on_off(text: str) -> bool:
@@ -59,13 +65,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="prepared dataset directory (datasets/); default: the embedded synthetic set",
     )
-    data.add_argument("--cache_dir", default=None, help="where the synthetic set is cached")
-    data.add_argument("--synthetic_train_rows", type=int, default=SyntheticConfig.train_rows)
-    data.add_argument("--synthetic_eval_rows", type=int, default=SyntheticConfig.valid_rows)
+    data.add_argument(
+        "--cache_dir", default=None, help="where the synthetic set is cached"
+    )
+    data.add_argument(
+        "--synthetic_train_rows", type=int, default=SyntheticConfig.train_rows
+    )
+    data.add_argument(
+        "--synthetic_eval_rows", type=int, default=SyntheticConfig.valid_rows
+    )
     data.add_argument("--synthetic_seed", type=int, default=SyntheticConfig.seed)
 
     model = p.add_argument_group("model")
-    model.add_argument("--interaction_type", choices=INTERACTION_TYPES, default=m.interaction_type)
+    model.add_argument(
+        "--interaction_type", choices=INTERACTION_TYPES, default=m.interaction_type
+    )
     model.add_argument("--embedding_dim", type=int, default=m.embedding_dim)
     model.add_argument(
         "--embedding_init",
@@ -76,7 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model.add_argument("--embedding_init_std", type=float, default=m.embedding_init_std)
     model.add_argument("--dense_arch_layer_sizes", type=_int_list, default=None)
-    model.add_argument("--over_arch_layer_sizes", type=_int_list, default=m.over_arch_layer_sizes)
+    model.add_argument(
+        "--over_arch_layer_sizes", type=_int_list, default=m.over_arch_layer_sizes
+    )
     model.add_argument("--dcn_num_layers", type=int, default=m.dcn_num_layers)
     model.add_argument("--dcn_low_rank_dim", type=int, default=m.dcn_low_rank_dim)
     model.add_argument(
@@ -90,14 +106,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=m.interaction_branch2_layer_sizes,
     )
     model.add_argument("--dlf_num_layers", type=int, default=m.dlf_num_layers)
-    model.add_argument("--dlf_tokens_per_block", type=int, default=m.dlf_tokens_per_block)
+    model.add_argument(
+        "--dlf_tokens_per_block", type=int, default=m.dlf_tokens_per_block
+    )
     model.add_argument("--dlf_rank", type=int, default=m.dlf_rank)
     model.add_argument("--dlf_block_mlp_width", type=int, default=m.dlf_block_mlp_width)
     model.add_argument("--dlf_num_heads", type=int, default=m.dlf_num_heads)
     model.add_argument("--dlf_dropout", type=float, default=m.dlf_dropout)
-    model.add_argument("--dlf_low_order", type=_on_off, default=m.dlf_low_order, metavar="{on,off}")
+    model.add_argument(
+        "--dlf_low_order", type=_on_off, default=m.dlf_low_order, metavar="{on,off}"
+    )
     model.add_argument("--dlf_fusion", choices=FUSION_TYPES, default=m.dlf_fusion)
-    model.add_argument("--dlf_gate", type=_on_off, default=m.dlf_gate, metavar="{on,off}")
+    model.add_argument(
+        "--dlf_gate", type=_on_off, default=m.dlf_gate, metavar="{on,off}"
+    )
     model.add_argument(
         "--dlf_implicit_activation",
         type=_on_off,
@@ -126,11 +148,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="{on,off}",
         help="scale the flattened DLF output to unit norm per sample before the over arch",
     )
-    model.add_argument("--dense_embedding", choices=DENSE_EMBEDDINGS, default=m.dense_embedding)
+    model.add_argument(
+        "--dense_embedding", choices=DENSE_EMBEDDINGS, default=m.dense_embedding
+    )
     model.add_argument("--dcnv2_cross_layers", type=int, default=m.dcnv2_cross_layers)
-    model.add_argument("--dcnv2_mlp_layer_sizes", type=_int_list, default=m.dcnv2_mlp_layer_sizes)
+    model.add_argument(
+        "--dcnv2_mlp_layer_sizes", type=_int_list, default=m.dcnv2_mlp_layer_sizes
+    )
     model.add_argument("--dcnv2_dropout", type=float, default=m.dcnv2_dropout)
-    model.add_argument("--deepfm_mlp_layer_sizes", type=_int_list, default=m.deepfm_mlp_layer_sizes)
+    model.add_argument(
+        "--deepfm_mlp_layer_sizes", type=_int_list, default=m.deepfm_mlp_layer_sizes
+    )
     model.add_argument("--deepfm_dropout", type=float, default=m.deepfm_dropout)
 
     train = p.add_argument_group("training")
@@ -138,11 +166,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch_size", type=int, default=t.batch_size)
     train.add_argument("--test_batch_size", type=int, default=None)
     train.add_argument("--learning_rate", type=float, default=t.learning_rate)
-    train.add_argument("--dense_optimizer", choices=sorted(DENSE_OPTIMIZERS), default=t.dense_optimizer)
     train.add_argument(
-        "--embedding_optimizer", choices=sorted(EMBEDDING_OPTIMIZERS), default=t.embedding_optimizer
+        "--dense_optimizer", choices=sorted(DENSE_OPTIMIZERS), default=t.dense_optimizer
     )
-    train.add_argument("--embedding_learning_rate", type=float, default=t.embedding_learning_rate)
+    train.add_argument(
+        "--embedding_optimizer",
+        choices=sorted(EMBEDDING_OPTIMIZERS),
+        default=t.embedding_optimizer,
+    )
+    train.add_argument(
+        "--embedding_learning_rate", type=float, default=t.embedding_learning_rate
+    )
     train.add_argument(
         "--embedding_l2",
         type=float,
@@ -206,11 +240,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--limit_train_batches", type=int, default=None)
     train.add_argument("--limit_val_batches", type=int, default=None)
     train.add_argument("--limit_test_batches", type=int, default=None)
-    train.add_argument("--shuffle_batches", type=_on_off, default=t.shuffle_batches, metavar="{on,off}")
+    train.add_argument(
+        "--shuffle_batches", type=_on_off, default=t.shuffle_batches, metavar="{on,off}"
+    )
     train.add_argument("--drop_last", action="store_true")
     train.add_argument("--shuffle_buffer_rows", type=int, default=t.shuffle_buffer_rows)
     train.add_argument("--seed", type=int, default=t.seed)
-    train.add_argument("--print_progress", type=_on_off, default=t.print_progress, metavar="{on,off}")
+    train.add_argument(
+        "--print_progress", type=_on_off, default=t.print_progress, metavar="{on,off}"
+    )
     train.add_argument("--print_sharding_plan", action="store_true")
     train.add_argument(
         "--sharding",
@@ -227,7 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     train.add_argument(
-        "--output_dir", default=t.output_dir, help="metrics go to <output_dir>/<run_name>/"
+        "--output_dir",
+        default=t.output_dir,
+        help="metrics go to <output_dir>/<run_name>/",
     )
     train.add_argument(
         "--run_name", default=None, help="default: <interaction_type>-<date>-<time>"
@@ -258,7 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="checkpoint every N training steps (always at the end of each epoch)",
     )
-    ckpt.add_argument("--keep_last_checkpoints", type=int, default=t.keep_last_checkpoints)
+    ckpt.add_argument(
+        "--keep_last_checkpoints", type=int, default=t.keep_last_checkpoints
+    )
     ckpt.add_argument(
         "--resume",
         default=t.resume,
@@ -319,7 +361,10 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
             return Trainer(model_config, train_config, dataset_dir, ctx).run()
         except TrainingInterrupted as stop:
             if ctx.is_rank_zero:
-                print(f"[torchrec_dlf] {stop}; run the same command again to continue", flush=True)
+                print(
+                    f"[torchrec_dlf] {stop}; run the same command again to continue",
+                    flush=True,
+                )
             return {"interrupted_at_step": stop.step}
     finally:
         destroy_distributed()

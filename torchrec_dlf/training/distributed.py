@@ -2,8 +2,8 @@
 
 import os
 import socket
-from datetime import timedelta
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
@@ -30,7 +30,7 @@ def _free_port() -> int:
 
 
 def choose_device(requested: str, local_rank: int) -> torch.device:
-    """"auto" picks the local rank's GPU when CUDA is available, else the CPU."""
+    """ "auto" picks the local rank's GPU when CUDA is available, else the CPU."""
     if requested == "auto":
         requested = "cuda" if torch.cuda.is_available() else "cpu"
     if requested == "cuda":

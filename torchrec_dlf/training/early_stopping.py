@@ -36,7 +36,9 @@ class EarlyStopping:
     def should_stop(self) -> bool:
         return self.patience > 0 and self.bad_evaluations >= self.patience
 
-    def update(self, value: float, optimizer: torch.optim.Optimizer, step: int = 0) -> bool:
+    def update(
+        self, value: float, optimizer: torch.optim.Optimizer, step: int = 0
+    ) -> bool:
         improved = value > self.best + self.min_delta
         if improved:
             self.best = value

@@ -64,7 +64,11 @@ class GradientNormTracker(OptimizerWrapper):
         if self._step % self._every == 0:
             self.history["step"].append(float(self._step))
             for group, params in self._groups.items():
-                squares = [p.grad.detach().float().pow(2).sum() for p in params if p.grad is not None]
+                squares = [
+                    p.grad.detach().float().pow(2).sum()
+                    for p in params
+                    if p.grad is not None
+                ]
                 norm = torch.stack(squares).sum().sqrt().item() if squares else 0.0
                 self.history[group].append(norm)
             self.history[EMBEDDINGS].append(
@@ -77,7 +81,10 @@ class GradientNormTracker(OptimizerWrapper):
         means = {
             k: sum(v) / len(v) for k, v in self.history.items() if k != "step" and v
         }
-        out: Dict[str, Any] = {"mean": means, "recorded_steps": len(self.history.get("step", []))}
+        out: Dict[str, Any] = {
+            "mean": means,
+            "recorded_steps": len(self.history.get("step", [])),
+        }
         beta = means.get("beta") or 0.0
         if beta > 0:
             out["ratio_to_beta"] = {k: v / beta for k, v in means.items()}

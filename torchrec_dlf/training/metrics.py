@@ -48,7 +48,9 @@ def binary_metrics(logits: torch.Tensor, labels: torch.Tensor) -> Dict[str, floa
         "auc": roc_auc(logits, labels),
         "logloss": log_loss(logits, labels),
         "rows": float(labels.numel()),
-        "positive_rate": float(labels.double().mean().item()) if labels.numel() else 0.0,
+        "positive_rate": float(labels.double().mean().item())
+        if labels.numel()
+        else 0.0,
     }
 
 
@@ -77,7 +79,10 @@ class PredictionCollector:
     def gather(self, device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
         """All ranks' pairs (on every rank), in rank order."""
         logits, labels = self.local()
-        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        if (
+            not (dist.is_available() and dist.is_initialized())
+            or dist.get_world_size() == 1
+        ):
             return logits, labels
         world = dist.get_world_size()
         size = torch.tensor([logits.numel()], dtype=torch.int64, device=device)

@@ -48,7 +48,9 @@ def _listing(names: List[str], limit: int = 4) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def dataset_difference(trained: Dict[str, Any], metadata: DatasetMetadata) -> Optional[str]:
+def dataset_difference(
+    trained: Dict[str, Any], metadata: DatasetMetadata
+) -> Optional[str]:
     """
     None when ``metadata`` encodes data as the checkpoint's dataset did, else what
     differs, in a few words. Checkpoints written before identities were recorded are
@@ -57,9 +59,13 @@ def dataset_difference(trained: Dict[str, Any], metadata: DatasetMetadata) -> Op
     if trained.get("numeric") != metadata.numeric:
         return f"numeric fields {trained.get('numeric')} vs {metadata.numeric}"
     if trained.get("categorical") != metadata.categorical:
-        return f"categorical fields {trained.get('categorical')} vs {metadata.categorical}"
+        return (
+            f"categorical fields {trained.get('categorical')} vs {metadata.categorical}"
+        )
     sizes = trained.get("vocab_sizes") or {}
-    resized = [c for c in metadata.categorical if sizes.get(c) != metadata.vocab_sizes[c]]
+    resized = [
+        c for c in metadata.categorical if sizes.get(c) != metadata.vocab_sizes[c]
+    ]
     if resized:
         pairs = [f"{c} {sizes.get(c)} vs {metadata.vocab_sizes[c]}" for c in resized]
         return f"vocabulary sizes differ ({_listing(pairs)})"
@@ -74,7 +80,10 @@ def dataset_difference(trained: Dict[str, Any], metadata: DatasetMetadata) -> Op
 
 
 def check_dataset(
-    description: Dict[str, Any], metadata: DatasetMetadata, checkpoint: str, dataset_dir: str
+    description: Dict[str, Any],
+    metadata: DatasetMetadata,
+    checkpoint: str,
+    dataset_dir: str,
 ) -> None:
     """Refuses a dataset whose ids do not mean what they meant in training."""
     trained = description.get("dataset") or {}
@@ -99,7 +108,9 @@ def config_difference(saved: Dict[str, Any], config: ModelConfig) -> List[str]:
     ]
 
 
-def check_model_config(description: Dict[str, Any], config: ModelConfig, checkpoint: str) -> None:
+def check_model_config(
+    description: Dict[str, Any], config: ModelConfig, checkpoint: str
+) -> None:
     """Refuses to load a checkpoint into a model built with other settings."""
     saved = description.get("model_config")
     if saved is None:

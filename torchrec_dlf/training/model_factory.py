@@ -35,7 +35,8 @@ _TYPE_SETTINGS: Dict[str, tuple] = {
     "projection": _MLP_SETTINGS
     + ("interaction_branch1_layer_sizes", "interaction_branch2_layer_sizes"),
     "lr": (),
-    "dcnv2": _MLP_SETTINGS + ("dcnv2_cross_layers", "dcnv2_mlp_layer_sizes", "dcnv2_dropout"),
+    "dcnv2": _MLP_SETTINGS
+    + ("dcnv2_cross_layers", "dcnv2_mlp_layer_sizes", "dcnv2_dropout"),
     "deepfm": _MLP_SETTINGS + ("deepfm_mlp_layer_sizes", "deepfm_dropout"),
     "dlf": _MLP_SETTINGS
     + (
@@ -79,8 +80,12 @@ class ModelConfig:
     over_arch_layer_sizes: List[int] = field(default_factory=lambda: [512, 256, 1])
     dcn_num_layers: int = 3
     dcn_low_rank_dim: int = 64
-    interaction_branch1_layer_sizes: List[int] = field(default_factory=lambda: [256, 128])
-    interaction_branch2_layer_sizes: List[int] = field(default_factory=lambda: [256, 128])
+    interaction_branch1_layer_sizes: List[int] = field(
+        default_factory=lambda: [256, 128]
+    )
+    interaction_branch2_layer_sizes: List[int] = field(
+        default_factory=lambda: [256, 128]
+    )
     dlf_num_layers: int = 3
     dlf_tokens_per_block: int = 16
     dlf_rank: int = 24
@@ -104,7 +109,10 @@ class ModelConfig:
     def used_settings(self) -> Dict[str, Any]:
         """The settings this model uses (what a run's record needs)."""
         values = asdict(self)
-        return {n: values[n] for n in model_settings(self.interaction_type, self.embedding_init)}
+        return {
+            n: values[n]
+            for n in model_settings(self.interaction_type, self.embedding_init)
+        }
 
     def resolved_dense_arch_layer_sizes(self) -> List[int]:
         if self.dense_arch_layer_sizes is None:
@@ -141,7 +149,10 @@ class ModelConfig:
                 f"over_arch_layer_sizes must end with 1 (one logit), got "
                 f"{self.over_arch_layer_sizes}"
             )
-        if len(self.over_arch_layer_sizes) == 1 and self.interaction_type not in LINEAR_HEAD_TYPES:
+        if (
+            len(self.over_arch_layer_sizes) == 1
+            and self.interaction_type not in LINEAR_HEAD_TYPES
+        ):
             raise ConfigError(
                 f"over_arch_layer_sizes [1] (a linear head) is for {LINEAR_HEAD_TYPES}; "
                 f"TorchRec's {self.interaction_type} model needs a hidden layer"
@@ -194,7 +205,10 @@ def build_dlrm(
     config.validate()
     ebc = EmbeddingBagCollection(
         tables=embedding_bag_configs(
-            metadata, config.embedding_dim, config.embedding_init, config.embedding_init_std
+            metadata,
+            config.embedding_dim,
+            config.embedding_init,
+            config.embedding_init_std,
         ),
         device=ebc_device,
     )

@@ -7,10 +7,17 @@ from torch import nn
 from torchrec.distributed import DistributedModelParallel
 from torchrec.optim.apply_optimizer_in_backward import apply_optimizer_in_backward
 from torchrec.optim.clipping import GradientClipping, GradientClippingOptimizer
-from torchrec.optim.keyed import CombinedOptimizer, KeyedOptimizer, KeyedOptimizerWrapper
+from torchrec.optim.keyed import (
+    CombinedOptimizer,
+    KeyedOptimizer,
+    KeyedOptimizerWrapper,
+)
 from torchrec.optim.rowwise_adagrad import RowWiseAdagrad
 
-from torchrec_dlf.training.embedding_regularization import EMBEDDING_L2_MODES, TableWeightDecay
+from torchrec_dlf.training.embedding_regularization import (
+    EMBEDDING_L2_MODES,
+    TableWeightDecay,
+)
 
 EMBEDDING_OPTIMIZERS: Dict[str, Type[torch.optim.Optimizer]] = {
     "rowwise_adagrad": RowWiseAdagrad,
@@ -130,7 +137,9 @@ def build_optimizer(
         )
         if gradient_clip_norm > 0:
             dense_opt = GradientClippingOptimizer(
-                dense_opt, clipping=GradientClipping.NORM, max_gradient=gradient_clip_norm
+                dense_opt,
+                clipping=GradientClipping.NORM,
+                max_gradient=gradient_clip_norm,
             )
         optimizers.append(dense_opt)
     whole_table = embedding_l2_mode != "lookup" and embedding_l2 > 0

@@ -35,7 +35,10 @@ def broadcast_replicated_buffers(model: nn.Module, src: int = 0) -> None:
     ranks: what the next forward would do anyway, done now so a checkpoint or a
     snapshot records exactly the state every rank will use.
     """
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+    if (
+        not (dist.is_available() and dist.is_initialized())
+        or dist.get_world_size() == 1
+    ):
         return
     with torch.no_grad():
         for module in model.modules():

@@ -14,10 +14,14 @@ def quiet_library_messages() -> None:
         warnings.filterwarnings("ignore", category=category, module=r"torchrec(\.|$)")
         warnings.filterwarnings("ignore", category=category, module=r"torch(\.|$)")
     warnings.filterwarnings(
-        "ignore", message=r".*an autograd kernel was not registered.*", category=UserWarning
+        "ignore",
+        message=r".*an autograd kernel was not registered.*",
+        category=UserWarning,
     )
     warnings.filterwarnings("ignore", message=r".*Initializing zero-element tensors.*")
     # shard_model re-enables DDP's buffer sync, which torchrec turns off by the old name.
-    warnings.filterwarnings("ignore", message=r".*Both `broadcast_buffers` and `forward_sync_buffers`.*")
+    warnings.filterwarnings(
+        "ignore", message=r".*Both `broadcast_buffers` and `forward_sync_buffers`.*"
+    )
     for name in ("torchrec", "torch.fx", "torch.distributed", "fbgemm_gpu", "root"):
         logging.getLogger(None if name == "root" else name).setLevel(logging.ERROR)

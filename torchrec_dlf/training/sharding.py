@@ -13,11 +13,11 @@ from torchrec.distributed.planner.types import (
     TrainerConfig,
 )
 from torchrec.distributed.sharding_plan import (
+    ParameterShardingGenerator,
     column_wise,
     construct_module_sharding_plan,
     data_parallel,
     get_default_sharders,
-    ParameterShardingGenerator,
     row_wise,
     table_row_wise,
     table_wise,
@@ -111,13 +111,18 @@ def uniform_sharding_generators(
         out: Dict[str, ParameterShardingGenerator] = {}
         for i, t in enumerate(tables):
             shards = max(1, min(world, t.embedding_dim // _MIN_COLUMN_SHARD))
-            while t.embedding_dim % shards or (t.embedding_dim // shards) % _MIN_COLUMN_SHARD:
+            while (
+                t.embedding_dim % shards
+                or (t.embedding_dim // shards) % _MIN_COLUMN_SHARD
+            ):
                 shards -= 1
             out[t.name] = column_wise(ranks=[(i + k) % world for k in range(shards)])
         return out
     if sharding == ShardingType.TABLE_ROW_WISE.value:
         if world % local:
-            raise ValueError(f"world size {world} is not a multiple of the host size {local}")
+            raise ValueError(
+                f"world size {world} is not a multiple of the host size {local}"
+            )
         hosts = _balanced_ranks(tables, world // local)
         return {t.name: table_row_wise(host_index=h) for t, h in zip(tables, hosts)}
     if sharding == ShardingType.DATA_PARALLEL.value:
@@ -137,7 +142,9 @@ def replicated_table_names(
     if sharding == ShardingType.DATA_PARALLEL.value:
         return [t.name for t in tables]
     if data_parallel_max_rows < 0:
-        raise ValueError(f"data_parallel_max_rows must be >= 0, got {data_parallel_max_rows}")
+        raise ValueError(
+            f"data_parallel_max_rows must be >= 0, got {data_parallel_max_rows}"
+        )
     return [t.name for t in tables if t.num_embeddings <= data_parallel_max_rows]
 
 

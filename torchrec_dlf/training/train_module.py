@@ -94,7 +94,8 @@ class DLRMTrainModule(DLRMTrain):
         loss = self.loss_fn(logits, batch.labels.float())
         penalized = loss
         if self.training and self.embedding_l2 > 0.0:
-            penalized = loss + self.embedding_l2 * embedded_sparse.square().sum(
-                dim=(1, 2)
-            ).mean()
+            penalized = (
+                loss
+                + self.embedding_l2 * embedded_sparse.square().sum(dim=(1, 2)).mean()
+            )
         return penalized, (loss.detach(), logits.detach(), batch.labels.detach())

@@ -16,6 +16,7 @@ from torchrec.distributed.train_pipeline import TrainPipelineSparseDist
 
 from torchrec_dlf.data.metadata import DatasetMetadata
 from torchrec_dlf.data.parquet_loader import ParquetBatchLoader
+from torchrec_dlf.safe_output import write_text_atomically
 from torchrec_dlf.training.checkpoint import (
     CheckpointManager,
     DamagedCheckpoint,
@@ -28,27 +29,26 @@ from torchrec_dlf.training.embedding_regularization import (
     fbgemm_decay_kwargs,
 )
 from torchrec_dlf.training.gradient_norms import GradientNormTracker
-from torchrec_dlf.training.metrics import binary_metrics, PredictionCollector
-from torchrec_dlf.training.model_factory import (
-    build_train_model,
-    count_parameters,
-    ModelConfig,
-)
+from torchrec_dlf.training.metrics import PredictionCollector, binary_metrics
 from torchrec_dlf.training.model_description import (
     check_dataset,
     check_model_config,
     describe_model,
 )
+from torchrec_dlf.training.model_factory import (
+    ModelConfig,
+    build_train_model,
+    count_parameters,
+)
 from torchrec_dlf.training.model_state import restore_state, snapshot_state
-from torchrec_dlf.training.parallel import shard_model
 from torchrec_dlf.training.optimizers import apply_embedding_optimizer, build_optimizer
+from torchrec_dlf.training.parallel import shard_model
 from torchrec_dlf.training.sharding import (
     build_sharding_plan,
     describe_device,
     format_plan,
     replicated_table_names,
 )
-from torchrec_dlf.safe_output import write_text_atomically
 from torchrec_dlf.user_errors import ConfigError, TrainingDiverged
 
 # Where the EmbeddingBagCollection sits inside the train module (DLRMTrain layout).
@@ -180,8 +180,12 @@ class Trainer:
             "embedding": count_parameters(train_model, embeddings=True),
         }
         tables = train_model.model.sparse_arch.embedding_bag_collection.embedding_bag_configs()
-        replicated = replicated_table_names(tables, cfg.sharding, cfg.data_parallel_max_rows)
-        fused_in_kernel = cfg.embedding_decay_kernel == "fbgemm" and cfg.embedding_l2 > 0
+        replicated = replicated_table_names(
+            tables, cfg.sharding, cfg.data_parallel_max_rows
+        )
+        fused_in_kernel = (
+            cfg.embedding_decay_kernel == "fbgemm" and cfg.embedding_l2 > 0
+        )
         apply_embedding_optimizer(
             train_model.model.sparse_arch,
             cfg.embedding_optimizer,
@@ -189,7 +193,10 @@ class Trainer:
             ctx.device,
             has_fused_tables=len(replicated) < len(tables),
             fused_kwargs=fbgemm_decay_kwargs(
-                cfg.embedding_l2_mode, cfg.embedding_l2, cfg.embedding_optimizer, ctx.device
+                cfg.embedding_l2_mode,
+                cfg.embedding_l2,
+                cfg.embedding_optimizer,
+                ctx.device,
             )
             if fused_in_kernel
             else None,
@@ -224,7 +231,10 @@ class Trainer:
         if train_config.gradient_norm_every > 0:
             train_model.track_embedding_gradient = True
             self.gradient_norms = GradientNormTracker(
-                self.optimizer, self.model, train_model, train_config.gradient_norm_every
+                self.optimizer,
+                self.model,
+                train_model,
+                train_config.gradient_norm_every,
             )
         self.pipeline = TrainPipelineSparseDist(
             self.model,
@@ -242,7 +252,9 @@ class Trainer:
         self.test_loader = self._loader("test", eval_batch, "eval")
         self.state = TrainerState()
         self.checkpoints = (
-            CheckpointManager(train_config.checkpoint_dir, train_config.keep_last_checkpoints)
+            CheckpointManager(
+                train_config.checkpoint_dir, train_config.keep_last_checkpoints
+            )
             if train_config.checkpoint_dir
             else None
         )
@@ -353,7 +365,9 @@ class Trainer:
         every = self.config.checkpoint_every_n_steps
         if self.checkpoints is None:
             return False
-        return done == num_batches or bool(every and self.state.global_step % every == 0)
+        return done == num_batches or bool(
+            every and self.state.global_step % every == 0
+        )
 
     def run(self) -> Dict[str, Any]:
         cfg, ctx = self.config, self.ctx
@@ -464,7 +478,10 @@ class Trainer:
     def model_description(self) -> Dict[str, Any]:
         """What is needed to rebuild the model from a checkpoint (predict, export)."""
         return describe_model(
-            self.model_config, self.config.dense_precision, self.metadata, self.dataset_dir
+            self.model_config,
+            self.config.dense_precision,
+            self.metadata,
+            self.dataset_dir,
         )
 
     def _trainer_state(self) -> Dict[str, Any]:
@@ -534,7 +551,11 @@ class Trainer:
         from tqdm import tqdm
 
         return tqdm(
-            total=total, initial=done, desc=f"epoch {epoch}", unit="batch", mininterval=2.0
+            total=total,
+            initial=done,
+            desc=f"epoch {epoch}",
+            unit="batch",
+            mininterval=2.0,
         )
 
     # Reporting ----------------------------------------------------------------------
@@ -575,7 +596,10 @@ class Trainer:
             "wall_seconds": wall_seconds,
             "evaluations": evaluations,
             "gradient_norms": (
-                {"history": dict(self.gradient_norms.history), **self.gradient_norms.summary()}
+                {
+                    "history": dict(self.gradient_norms.history),
+                    **self.gradient_norms.summary(),
+                }
                 if self.gradient_norms is not None
                 else None
             ),
