@@ -49,10 +49,17 @@ class DLFInteractionArchTest(unittest.TestCase):
     def test_no_dense_token_ignores_dense_features(self) -> None:
         arch = _arch(num_dense_tokens=0).eval()
         sparse = torch.randn(B, F, D)
-        torch.testing.assert_close(
-            arch(dense_features=torch.randn(B, 0), sparse_features=sparse),
-            arch(dense_features=torch.randn(B, 0), sparse_features=sparse),
+        empty = arch(dense_features=torch.zeros(B, 0), sparse_features=sparse)
+        # Dense inputs of other widths and values change nothing...
+        for dense in (torch.randn(B, D), 100 * torch.randn(B, 3 * D)):
+            torch.testing.assert_close(
+                arch(dense_features=dense, sparse_features=sparse), empty
+            )
+        # ... while the sparse tokens do (the comparison can fail).
+        moved = arch(
+            dense_features=torch.zeros(B, 0), sparse_features=torch.randn(B, F, D)
         )
+        self.assertGreater((moved - empty).abs().max().item(), 1e-3)
 
     def test_fx_trace_and_script(self) -> None:
         dense, sparse = _inputs()
