@@ -510,6 +510,31 @@ CASES: List[Case] = [
         stream="stdout",
         writes=lambda fx, d: [os.path.join(d, "results")],
     ),
+    Case(
+        "train: fused Adam on the CPU",
+        "train",
+        _train("--embedding_optimizer", "adam", "--device", "cpu"),
+        2,
+        ERR
+        + r"FBGEMM has no fused Adam on the CPU \('Optimizer adam is not supported in "
+        r"CPU mode'\); use rowwise_adagrad, adagrad or sgd for the sharded tables, .*",
+        absent=NO_TRAINING,
+    ),
+    Case(
+        "train: FBGEMM table decay on the CPU",
+        "train",
+        _train(
+            "--embedding_decay_kernel",
+            "fbgemm",
+            "--embedding_l2",
+            "0.1",
+            "--device",
+            "cpu",
+        ),
+        2,
+        ERR + r"--embedding_decay_kernel fbgemm needs CUDA: .*",
+        absent=NO_TRAINING,
+    ),
     # Output locations, checked before the first step.
     Case(
         "train: --output_dir is a file",

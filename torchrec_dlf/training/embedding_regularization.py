@@ -27,6 +27,8 @@ import torch
 from torch.distributed._shard.sharded_tensor import ShardedTensor
 from torchrec.optim.keyed import KeyedOptimizer
 
+from torchrec_dlf.user_errors import ConfigError
+
 EMBEDDING_L2_MODES = ("lookup", "table", "decoupled")
 EMBEDDING_DECAY_KERNELS = ("trainer", "fbgemm")
 
@@ -134,12 +136,12 @@ def fbgemm_decay_kwargs(
     whole-table decay. Other combinations have no whole-table kernel and are refused.
     """
     if device.type != "cuda":
-        raise ValueError(
+        raise ConfigError(
             "--embedding_decay_kernel fbgemm needs CUDA: FBGEMM's CPU kernels ignore "
             "weight_decay and have no DECOUPLE_GLOBAL; use --embedding_decay_kernel trainer"
         )
     if mode != "decoupled" or embedding_optimizer != "rowwise_adagrad":
-        raise ValueError(
+        raise ConfigError(
             "--embedding_decay_kernel fbgemm supports --embedding_l2_mode decoupled with "
             "--embedding_optimizer rowwise_adagrad only (FBGEMM's DECOUPLE_GLOBAL); got "
             f"mode {mode!r} with {embedding_optimizer!r}"

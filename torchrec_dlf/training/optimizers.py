@@ -18,6 +18,7 @@ from torchrec_dlf.training.embedding_regularization import (
     EMBEDDING_L2_MODES,
     TableWeightDecay,
 )
+from torchrec_dlf.user_errors import ConfigError
 
 EMBEDDING_OPTIMIZERS: Dict[str, Type[torch.optim.Optimizer]] = {
     "rowwise_adagrad": RowWiseAdagrad,
@@ -52,11 +53,11 @@ def apply_embedding_optimizer(
     are (e.g. `fbgemm_decay_kwargs`).
     """
     if name not in EMBEDDING_OPTIMIZERS:
-        raise ValueError(
+        raise ConfigError(
             f"embedding optimizer must be one of {sorted(EMBEDDING_OPTIMIZERS)}, got {name!r}"
         )
     if name == "adam" and device.type == "cpu" and has_fused_tables:
-        raise ValueError(
+        raise ConfigError(
             "FBGEMM has no fused Adam on the CPU ('Optimizer adam is not supported in CPU "
             "mode'); use rowwise_adagrad, adagrad or sgd for the sharded tables, or "
             "replicate them (--sharding data_parallel, or --data_parallel_max_rows for the "
@@ -99,16 +100,16 @@ def build_optimizer(
       FBGEMM does it (``fused_decay_in_kernel``).
     """
     if dense_optimizer not in DENSE_OPTIMIZERS:
-        raise ValueError(
+        raise ConfigError(
             f"dense optimizer must be one of {sorted(DENSE_OPTIMIZERS)}, got {dense_optimizer!r}"
         )
     if embedding_l2_mode not in EMBEDDING_L2_MODES:
-        raise ValueError(
+        raise ConfigError(
             f"embedding l2 mode must be one of {EMBEDDING_L2_MODES}, got {embedding_l2_mode!r}"
         )
     replicated_name = replicated_embedding_optimizer or embedding_optimizer
     if replicated_name not in EMBEDDING_OPTIMIZERS:
-        raise ValueError(
+        raise ConfigError(
             f"embedding optimizer must be one of {sorted(EMBEDDING_OPTIMIZERS)}, got "
             f"{replicated_name!r}"
         )

@@ -27,6 +27,7 @@ from torchrec.modules.embedding_configs import EmbeddingBagConfig
 from torchrec.modules.embedding_modules import EmbeddingBagCollection
 
 from torchrec_dlf.training.distributed import DistributedContext
+from torchrec_dlf.user_errors import ConfigError
 
 # Sharding types whose tables train with FBGEMM's fused kernels and in-backward
 # optimizer. data_parallel replicates a table with dense gradients instead.
@@ -120,7 +121,7 @@ def uniform_sharding_generators(
         return out
     if sharding == ShardingType.TABLE_ROW_WISE.value:
         if world % local:
-            raise ValueError(
+            raise ConfigError(
                 f"world size {world} is not a multiple of the host size {local}"
             )
         hosts = _balanced_ranks(tables, world // local)
