@@ -24,8 +24,8 @@ from torchrec_dlf.training.distributed import DistributedContext
 from torchrec_dlf.training.model_factory import build_train_model
 from torchrec_dlf.training.optimizers import apply_embedding_optimizer, build_optimizer
 from torchrec_dlf.training.parallel import shard_model
+from torchrec_dlf.training.sharded_model import EBC_PATH
 from torchrec_dlf.training.sharding import build_sharding_plan
-from torchrec_dlf.training.trainer import EBC_PATH
 
 GLOBAL_BATCH = 48
 

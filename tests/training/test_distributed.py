@@ -24,8 +24,8 @@ from torchrec_dlf.training.model_state import (
 )
 from torchrec_dlf.training.optimizers import apply_embedding_optimizer, build_optimizer
 from torchrec_dlf.training.parallel import shard_model
+from torchrec_dlf.training.sharded_model import EBC_PATH
 from torchrec_dlf.training.sharding import SHARDING_CHOICES, build_sharding_plan
-from torchrec_dlf.training.trainer import EBC_PATH
 
 CONFIG = SyntheticConfig(num_numeric=4, num_categorical=6, max_vocab=200, seed=3)
 MODEL = ModelConfig(

@@ -24,8 +24,8 @@ from torchrec_dlf.training.model_factory import ModelConfig, build_train_model
 from torchrec_dlf.training.model_state import load_full_state_dict
 from torchrec_dlf.training.optimizers import apply_embedding_optimizer, build_optimizer
 from torchrec_dlf.training.parallel import shard_model
+from torchrec_dlf.training.sharded_model import EBC_PATH
 from torchrec_dlf.training.sharding import build_sharding_plan
-from torchrec_dlf.training.trainer import EBC_PATH
 
 SMALL, BIG = 10, 40  # rows of the replicated and of the row-wise sharded table
 TOUCHED = 5  # batches only ever look up ids 0..4

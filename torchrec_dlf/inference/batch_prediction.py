@@ -32,11 +32,9 @@ from torchrec_dlf.training.distributed import (
     destroy_distributed,
     init_distributed,
 )
-from torchrec_dlf.training.model_factory import build_train_model
-from torchrec_dlf.training.optimizers import apply_embedding_optimizer
-from torchrec_dlf.training.parallel import shard_model
 from torchrec_dlf.training.quiet import quiet_library_messages
-from torchrec_dlf.training.sharding import SHARDING_CHOICES, build_sharding_plan
+from torchrec_dlf.training.sharded_model import build_sharded_model
+from torchrec_dlf.training.sharding import SHARDING_CHOICES
 from torchrec_dlf.user_errors import (
     CommandLineParser,
     ConfigError,
@@ -46,7 +44,6 @@ from torchrec_dlf.user_errors import (
     run_command,
 )
 
-EBC_PATH = "model.sparse_arch.embedding_bag_collection"
 MANIFEST_FILE = "_predictions.json"  # "_": skipped by pyarrow.dataset readers
 PREDICTIONS_FORMAT = "torchrec_dlf.predictions"
 PREDICTION_SCHEMA = pa.schema(
@@ -79,16 +76,14 @@ def predict_split(
     description = read_description(checkpoint)
     metadata = DatasetMetadata.read(dataset_dir)
     check_vocabulary(description, metadata, checkpoint, dataset_dir)
-    model = build_train_model(
+    sharded = build_sharded_model(
         model_config(description),
         metadata,
-        ctx.device,
+        ctx,
+        batch_size,
+        sharding=sharding,
         dense_precision=description.get("dense_precision", "fp32"),
-    )
-    # Fused kernels, as in training (the optimizer never steps here).
-    apply_embedding_optimizer(model.model.sparse_arch, "sgd", 0.0, ctx.device)
-    plan = build_sharding_plan(model, EBC_PATH, ctx, sharding, batch_size)
-    sharded = shard_model(model, plan, ctx.device)
+    ).model
     load_model_weights(checkpoint, sharded)
     sharded.eval()
 

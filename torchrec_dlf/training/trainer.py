@@ -37,22 +37,15 @@ from torchrec_dlf.training.model_description import (
 )
 from torchrec_dlf.training.model_factory import (
     ModelConfig,
-    build_train_model,
-    count_parameters,
 )
 from torchrec_dlf.training.model_state import restore_state, snapshot_state
-from torchrec_dlf.training.optimizers import apply_embedding_optimizer, build_optimizer
-from torchrec_dlf.training.parallel import shard_model
+from torchrec_dlf.training.optimizers import build_optimizer
+from torchrec_dlf.training.sharded_model import build_sharded_model
 from torchrec_dlf.training.sharding import (
-    build_sharding_plan,
     describe_device,
     format_plan,
-    replicated_table_names,
 )
 from torchrec_dlf.user_errors import ConfigError, TrainingDiverged
-
-# Where the EmbeddingBagCollection sits inside the train module (DLRMTrain layout).
-EBC_PATH = "model.sparse_arch.embedding_bag_collection"
 
 
 @dataclass
@@ -164,34 +157,23 @@ class Trainer:
         torch.manual_seed(train_config.seed)
         cfg = train_config
         if cfg.embedding_l2_mode not in EMBEDDING_L2_MODES:
-            raise ValueError(
+            raise ConfigError(
                 f"embedding_l2_mode must be one of {EMBEDDING_L2_MODES}, got "
                 f"{cfg.embedding_l2_mode!r}"
             )
-        train_model = build_train_model(
-            model_config,
-            self.metadata,
-            ctx.device,
-            embedding_l2=cfg.embedding_l2 if cfg.embedding_l2_mode == "lookup" else 0.0,
-            dense_precision=cfg.dense_precision,
-        )
-        self.parameter_counts = {
-            "non_embedding": count_parameters(train_model),
-            "embedding": count_parameters(train_model, embeddings=True),
-        }
-        tables = train_model.model.sparse_arch.embedding_bag_collection.embedding_bag_configs()
-        replicated = replicated_table_names(
-            tables, cfg.sharding, cfg.data_parallel_max_rows
-        )
         fused_in_kernel = (
             cfg.embedding_decay_kernel == "fbgemm" and cfg.embedding_l2 > 0
         )
-        apply_embedding_optimizer(
-            train_model.model.sparse_arch,
-            cfg.embedding_optimizer,
-            cfg.embedding_learning_rate,
-            ctx.device,
-            has_fused_tables=len(replicated) < len(tables),
+        built = build_sharded_model(
+            model_config,
+            self.metadata,
+            ctx,
+            cfg.batch_size,
+            sharding=cfg.sharding,
+            planner_sharding_types=cfg.planner_sharding_types,
+            data_parallel_max_rows=cfg.data_parallel_max_rows,
+            embedding_optimizer=cfg.embedding_optimizer,
+            embedding_learning_rate=cfg.embedding_learning_rate,
             fused_kwargs=fbgemm_decay_kwargs(
                 cfg.embedding_l2_mode,
                 cfg.embedding_l2,
@@ -200,19 +182,13 @@ class Trainer:
             )
             if fused_in_kernel
             else None,
+            embedding_l2=cfg.embedding_l2 if cfg.embedding_l2_mode == "lookup" else 0.0,
+            dense_precision=cfg.dense_precision,
         )
-        self.plan = build_sharding_plan(
-            train_model,
-            EBC_PATH,
-            ctx,
-            cfg.sharding,
-            cfg.batch_size,
-            cfg.planner_sharding_types,
-            cfg.data_parallel_max_rows,
-        )
+        train_model, self.plan, self.model = built.unsharded, built.plan, built.model
+        self.parameter_counts = built.parameter_counts
         if train_config.print_sharding_plan:
             _say(ctx, format_plan(self.plan))
-        self.model = shard_model(train_model, self.plan, ctx.device)
         self.optimizer = build_optimizer(
             self.model,
             cfg.dense_optimizer,

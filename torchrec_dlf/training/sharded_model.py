@@ -1,0 +1,96 @@
+"""The model of a job, built and sharded the same way for training and for prediction."""
+
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+from torch import nn
+from torchrec.distributed.types import ShardingPlan
+from torchrec.models.dlrm import DLRMTrain
+
+from torchrec_dlf.data.metadata import DatasetMetadata
+from torchrec_dlf.training.distributed import DistributedContext
+from torchrec_dlf.training.model_factory import (
+    ModelConfig,
+    build_train_model,
+    count_parameters,
+)
+from torchrec_dlf.training.optimizers import apply_embedding_optimizer
+from torchrec_dlf.training.parallel import shard_model
+from torchrec_dlf.training.sharding import build_sharding_plan, replicated_table_names
+
+# Where the EmbeddingBagCollection sits inside the train module (DLRMTrain layout).
+EBC_PATH = "model.sparse_arch.embedding_bag_collection"
+
+
+@dataclass
+class ShardedModel:
+    """
+    Args:
+        model (nn.Module): the DistributedModelParallel-wrapped train module.
+        unsharded (DLRMTrain): the train module it wraps (the same parameters).
+        plan (ShardingPlan): where every table lives.
+        replicated_tables (List[str]): tables sharded data_parallel.
+        parameter_counts (Dict[str, int]): trainable parameters before sharding,
+            ``non_embedding`` and ``embedding`` (the whole tables).
+    """
+
+    model: nn.Module
+    unsharded: DLRMTrain
+    plan: ShardingPlan
+    replicated_tables: List[str]
+    parameter_counts: Dict[str, int]
+
+
+def build_sharded_model(
+    model_config: ModelConfig,
+    metadata: DatasetMetadata,
+    ctx: DistributedContext,
+    batch_size: int,
+    sharding: str = "auto",
+    planner_sharding_types: Optional[List[str]] = None,
+    data_parallel_max_rows: int = 0,
+    embedding_optimizer: str = "sgd",
+    embedding_learning_rate: float = 0.0,
+    fused_kwargs: Optional[Dict[str, Any]] = None,
+    embedding_l2: float = 0.0,
+    dense_precision: str = "fp32",
+) -> ShardedModel:
+    """
+    The train module for ``model_config`` (tables on the meta device), its tables
+    marked for FBGEMM's fused optimizer (prediction passes lr 0: the kernels are the
+    training ones, nothing ever steps), a sharding plan for ``batch_size`` rows per
+    rank and the DMP that materialises every shard where it lives.
+    """
+    train_model = build_train_model(
+        model_config,
+        metadata,
+        ctx.device,
+        embedding_l2=embedding_l2,
+        dense_precision=dense_precision,
+    )
+    counts = {
+        "non_embedding": count_parameters(train_model),
+        "embedding": count_parameters(train_model, embeddings=True),
+    }
+    ebc = train_model.model.sparse_arch.embedding_bag_collection
+    tables = ebc.embedding_bag_configs()
+    replicated = replicated_table_names(tables, sharding, data_parallel_max_rows)
+    apply_embedding_optimizer(
+        train_model.model.sparse_arch,
+        embedding_optimizer,
+        embedding_learning_rate,
+        ctx.device,
+        has_fused_tables=len(replicated) < len(tables),
+        fused_kwargs=fused_kwargs,
+    )
+    plan = build_sharding_plan(
+        train_model,
+        EBC_PATH,
+        ctx,
+        sharding,
+        batch_size,
+        planner_sharding_types,
+        data_parallel_max_rows,
+    )
+    model = shard_model(train_model, plan, ctx.device)
+    return ShardedModel(model, train_model, plan, replicated, counts)
