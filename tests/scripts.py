@@ -45,3 +45,19 @@ def torchrun(
         ],
         timeout,
     )
+
+
+def tiny_dlf_flags(
+    over_arch: str = "32,1",
+    num_layers: int = 2,
+    block_mlp_width: int = 64,
+    batch_size: int = 256,
+) -> List[str]:
+    """train.py flags of a DLF small enough for CPU tests (8-wide embeddings, rank 4)."""
+    return [
+        "--interaction_type", "dlf", "--embedding_dim", "8",
+        "--dense_arch_layer_sizes", "16,8", "--over_arch_layer_sizes", over_arch,
+        "--dlf_num_layers", str(num_layers), "--dlf_tokens_per_block", "4",
+        "--dlf_rank", "4", "--dlf_block_mlp_width", str(block_mlp_width),
+        "--batch_size", str(batch_size), "--print_progress", "off",
+    ]  # fmt: skip

@@ -31,35 +31,14 @@ import numpy as np
 if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tests.scripts import ROOT  # noqa: E402
+from tests.scripts import ROOT, tiny_dlf_flags  # noqa: E402
 
 SCRIPTS = {
     "train": "launch/train.py",
     "predict": "launch/predict.py",
     "export": "launch/export.py",
 }
-SMALL_MODEL = [
-    "--interaction_type",
-    "dlf",
-    "--embedding_dim",
-    "8",
-    "--dense_arch_layer_sizes",
-    "16,8",
-    "--over_arch_layer_sizes",
-    "16,1",
-    "--dlf_num_layers",
-    "1",
-    "--dlf_tokens_per_block",
-    "4",
-    "--dlf_rank",
-    "4",
-    "--dlf_block_mlp_width",
-    "32",
-    "--batch_size",
-    "256",
-    "--print_progress",
-    "off",
-]
+SMALL_MODEL = tiny_dlf_flags(over_arch="16,1", num_layers=1, block_mlp_width=32)
 
 
 class Fixtures:

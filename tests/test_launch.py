@@ -13,7 +13,7 @@ from typing import List, Optional
 
 import pytest
 
-from tests.scripts import ROOT, run_script, script_env
+from tests.scripts import ROOT, run_script, script_env, tiny_dlf_flags
 from torchrec_dlf.data.synthetic import SyntheticConfig, generate
 from torchrec_dlf.training.checkpoint import STATE_FILE
 
@@ -26,28 +26,7 @@ DATA = SyntheticConfig(
     max_vocab=300,
     seed=9,
 )
-MODEL = [
-    "--interaction_type",
-    "dlf",
-    "--embedding_dim",
-    "8",
-    "--dense_arch_layer_sizes",
-    "16,8",
-    "--over_arch_layer_sizes",
-    "32,1",
-    "--dlf_num_layers",
-    "2",
-    "--dlf_tokens_per_block",
-    "4",
-    "--dlf_rank",
-    "4",
-    "--dlf_block_mlp_width",
-    "64",
-    "--batch_size",
-    "256",
-    "--print_progress",
-    "off",
-]
+MODEL = tiny_dlf_flags()
 
 
 def _worker_pid(marker: str, rank: int) -> Optional[int]:

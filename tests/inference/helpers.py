@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from typing import Dict, Optional
 
-from tests.scripts import torchrun
+from tests.scripts import tiny_dlf_flags, torchrun
 from torchrec_dlf.data.synthetic import SyntheticConfig, generate
 
 _TRAINED: Optional[Dict[str, str]] = None
@@ -40,28 +40,9 @@ def trained_model() -> Dict[str, str]:
             "launch/train.py",
             "--dataset_dir",
             data,
-            "--interaction_type",
-            "dlf",
-            "--embedding_dim",
-            "8",
-            "--dense_arch_layer_sizes",
-            "16,8",
-            "--over_arch_layer_sizes",
-            "32,1",
-            "--dlf_num_layers",
-            "2",
-            "--dlf_tokens_per_block",
-            "4",
-            "--dlf_rank",
-            "4",
-            "--dlf_block_mlp_width",
-            "64",
-            "--batch_size",
-            "512",
+            *tiny_dlf_flags(batch_size=512),
             "--epochs",
             "1",
-            "--print_progress",
-            "off",
             "--output_dir",
             out,
             "--run_name",

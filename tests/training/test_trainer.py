@@ -10,7 +10,7 @@ import unittest
 import pytest
 import torch
 
-from tests.scripts import torchrun
+from tests.scripts import tiny_dlf_flags, torchrun
 from torchrec_dlf.data.synthetic import SyntheticConfig, generate
 from torchrec_dlf.inference.checkpoint_model import (
     load_model_weights,
@@ -20,35 +20,15 @@ from torchrec_dlf.inference.checkpoint_model import (
 )
 from torchrec_dlf.training.model_factory import build_train_model
 
-FLAGS = [
-    "--interaction_type",
-    "dlf",
-    "--embedding_dim",
-    "8",
-    "--dense_arch_layer_sizes",
-    "16,8",
-    "--over_arch_layer_sizes",
-    "32,1",
-    "--dlf_num_layers",
-    "2",
-    "--dlf_tokens_per_block",
-    "4",
-    "--dlf_rank",
-    "4",
-    "--dlf_block_mlp_width",
-    "32",
+FLAGS = tiny_dlf_flags(block_mlp_width=32) + [
     "--dlf_dropout",
     "0.1",
-    "--batch_size",
-    "256",
     "--epochs",
     "2",
     "--checkpoint_every_n_steps",
     "15",
     "--validation_freq_within_epoch",
     "20",
-    "--print_progress",
-    "off",
     "--embedding_l2",
     "0.01",
 ]
