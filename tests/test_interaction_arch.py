@@ -132,6 +132,29 @@ class DLFInteractionArchTest(unittest.TestCase):
                     expected.add("fusion")
                 self.assertEqual(blocks, expected)
 
+    def test_stream_parameters_partition_the_layers(self) -> None:
+        arch = _arch()
+        groups = arch.stream_parameters()
+        self.assertEqual(
+            sorted(groups), ["alpha", "beta", "fusion", "gamma", "residual"]
+        )
+        grouped = {id(p) for params in groups.values() for p in params}
+        self.assertEqual(sum(len(p) for p in groups.values()), len(grouped))
+        # what no stream owns: each layer's output LayerNorm and branch scale
+        rest = {n for n, p in arch.named_parameters() if id(p) not in grouped}
+        expected = {
+            f"layers.{i}.{n}"
+            for i in range(2)
+            for n in ("norm.weight", "norm.bias", "branch_scale")
+        }
+        self.assertEqual(rest, expected)
+        high = {id(p) for p in arch.layers[1].high_order.parameters()}
+        self.assertTrue(high <= {id(p) for p in groups["beta"]})
+
+    def test_stream_parameters_follow_the_switches(self) -> None:
+        groups = _arch(low_order=False, fusion="concat").stream_parameters()
+        self.assertEqual(sorted(groups), ["beta", "gamma", "residual"])
+
     def test_seed_determinism(self) -> None:
         dense, sparse = _inputs()
         torch.manual_seed(7)

@@ -12,14 +12,24 @@ from tests.scripts import ROOT
 PACKAGE = os.path.join(ROOT, "torchrec_dlf")
 # Lowest first; the top-level name (module or subpackage) under torchrec_dlf/.
 LAYERS: List[Tuple[str, ...]] = [
-    ("version", "user_errors", "safe_output"),
+    ("version", "user_errors", "safe_output", "background_iterator"),
     ("modules",),
-    ("interaction_arch", "dlrm_dlf", "dlrm_dcnv2", "dlrm_deepfm", "first_order"),
+    (
+        "models",
+        "interaction_arch",
+        "dlrm_dlf",
+        "dlrm_dcnv2",
+        "dlrm_deepfm",
+        "first_order",
+    ),
     ("data",),
     ("preprocessing",),
     ("training",),
     ("inference",),
     ("experiments", "benchmarks"),
+    # `python -m torchrec_dlf.<name>` entry points
+    ("train", "predict", "export", "prepare", "experiment", "main_job")
+    + ("bench_data", "bench_embeddings", "bench_model"),
 ]
 LAYER_OF: Dict[str, int] = {name: i for i, names in enumerate(LAYERS) for name in names}
 

@@ -1,5 +1,7 @@
 """DLF as a TorchRec interaction arch."""
 
+from typing import Dict, List
+
 import torch
 from torch import nn
 
@@ -113,6 +115,17 @@ class DLFInteractionArch(nn.Module):
     def output_dim(self) -> int:
         """I = n_(L+1) * D, the width of the output."""
         return self._num_output_tokens * self._embedding_dim
+
+    def stream_parameters(self) -> Dict[str, List[nn.Parameter]]:
+        """Trainable parameters of each part of every layer (`DLFLayer.stream_modules`
+        names), summed over layers; parts without parameters are left out."""
+        groups: Dict[str, List[nn.Parameter]] = {}
+        for layer in self.layers:
+            for part, module in layer.stream_modules().items():
+                params = [p for p in module.parameters() if p.requires_grad]
+                if params:
+                    groups.setdefault(part, []).extend(params)
+        return groups
 
     def forward(
         self, dense_features: torch.Tensor, sparse_features: torch.Tensor

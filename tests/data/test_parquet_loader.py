@@ -8,7 +8,8 @@ import torch
 
 from torchrec_dlf.data.batching import PADDING_LABEL
 from torchrec_dlf.data.metadata import DatasetFormatError
-from torchrec_dlf.data.parquet_loader import _stop_prefetchers, ParquetBatchLoader
+from torchrec_dlf.background_iterator import close_all
+from torchrec_dlf.data.parquet_loader import ParquetBatchLoader
 from torchrec_dlf.data.writer import PreparedDatasetWriter
 from tests.data.helpers import row_ids, write_indexed_dataset
 
@@ -102,7 +103,7 @@ class ParquetBatchLoaderTest(unittest.TestCase):
         batches = iter(self._loader(shuffle=True, prefetch_batches=2))
         next(batches)  # abandoned mid-epoch, as early stopping does
         self.assertTrue(batches.running)
-        _stop_prefetchers()  # what runs at interpreter exit
+        close_all()  # what runs at interpreter exit
         self.assertFalse(batches.running)
 
     def test_prefetch_gives_identical_batches(self) -> None:

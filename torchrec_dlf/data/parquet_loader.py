@@ -1,10 +1,6 @@
 """Streams a prepared Parquet split into TorchRec batches, each rank reading its own share."""
 
-import atexit
 import math
-import queue
-import threading
-import weakref
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
@@ -13,6 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from torchrec.datasets.utils import Batch
 
+from torchrec_dlf.background_iterator import BackgroundIterator
 from torchrec_dlf.data.batching import make_batch, PADDING_LABEL
 from torchrec_dlf.data.metadata import DatasetFormatError, DatasetMetadata, split_files
 
@@ -325,7 +322,7 @@ class ParquetBatchLoader:
             batches = (b.pin_memory() for b in batches)
         if self._prefetch <= 0:
             return batches
-        return _Prefetcher(batches, self._prefetch)
+        return BackgroundIterator(batches, self._prefetch, name="parquet-prefetch")
 
 
 def _open(path: str) -> pq.ParquetFile:
@@ -358,80 +355,3 @@ def _take(rows: _Rows, index: np.ndarray) -> _Rows:
 
 def _slice(rows: _Rows, a: int, b: int) -> _Rows:
     return tuple(r[a:b] for r in rows)  # pyre-ignore
-
-
-class _Prefetcher:
-    """Runs a batch iterator in a background thread, ``depth`` batches ahead."""
-
-    _END = object()
-
-    def __init__(self, source: Iterator[Batch], depth: int) -> None:
-        self._queue: "queue.Queue[object]" = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._done = False
-        self._thread = threading.Thread(
-            target=self._run, args=(source,), name="parquet-prefetch", daemon=True
-        )
-        self._thread.start()
-        _LIVE_PREFETCHERS.add(self)
-
-    def _run(self, source: Iterator[Batch]) -> None:
-        try:
-            for item in source:
-                if not self._put(item):
-                    return
-            self._put(self._END)
-        except BaseException as e:  # handed to the consumer
-            self._put(e)
-
-    def _put(self, item: object) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def __iter__(self) -> "_Prefetcher":
-        return self
-
-    def __next__(self) -> Batch:
-        if self._done:
-            raise StopIteration
-        item = self._queue.get()
-        if item is self._END:
-            self._done = True
-            self._stop.set()
-            raise StopIteration
-        if isinstance(item, BaseException):
-            self._done = True
-            self._stop.set()
-            raise item
-        return item  # pyre-ignore[7]
-
-    def close(self, timeout: float = 30.0) -> None:
-        """Stops the thread and waits for it (it finishes the batch it is building)."""
-        self._stop.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
-
-    def __del__(self) -> None:
-        self._stop.set()
-
-
-# An iterator abandoned mid-epoch (early stopping, a step limit) leaves its thread
-# waiting, or inside pyarrow reading the next row group. A daemon thread still in native
-# code while the interpreter finalises can abort the process ("terminate called without
-# an active exception"), so every prefetcher is stopped and joined at exit.
-_LIVE_PREFETCHERS: "weakref.WeakSet[_Prefetcher]" = weakref.WeakSet()
-
-
-@atexit.register
-def _stop_prefetchers() -> None:
-    for prefetcher in list(_LIVE_PREFETCHERS):
-        prefetcher.close()

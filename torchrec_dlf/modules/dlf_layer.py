@@ -1,7 +1,7 @@
 """One DLF layer: RLI (low-order, high-order and implicit streams plus a gated residual)
 followed by NAF fusion."""
 
-from typing import List
+from typing import Dict, List
 
 import torch
 from torch import nn
@@ -130,6 +130,19 @@ class DLFLayer(nn.Module):
         self.branch_scale_enabled = branch_scale
         # Zero-initialised: the layer starts as LayerNorm(residual).
         self.branch_scale = nn.Parameter(torch.zeros(1), requires_grad=branch_scale)
+
+    def stream_modules(self) -> Dict[str, nn.Module]:
+        """The modules of each part of the layer, by the paper's names: ``alpha``
+        (low-order, absent without it), ``beta`` (high-order), ``gamma`` (implicit),
+        ``fusion`` and ``residual`` (what gradient-norm tracking groups by)."""
+        parts: Dict[str, nn.Module] = {}
+        if self.low_order_enabled:
+            parts["alpha"] = self.low_order
+        parts["beta"] = self.high_order
+        parts["gamma"] = self.implicit
+        parts["fusion"] = self.fusion
+        parts["residual"] = self.residual
+        return parts
 
     def forward(self, tokens: torch.Tensor, base_tokens: torch.Tensor) -> torch.Tensor:
         """

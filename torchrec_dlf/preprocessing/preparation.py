@@ -10,8 +10,6 @@ into place atomically.
 
 import json
 import os
-import queue
-import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -32,6 +30,7 @@ from typing import (
 import numpy as np
 import pyarrow as pa
 
+from torchrec_dlf.background_iterator import BackgroundIterator
 from torchrec_dlf.data.metadata import (
     FORMAT_NAME,
     METADATA_FILE,
@@ -694,44 +693,12 @@ def _encode(
 def _blocks(reader: RowReader, prefetch: bool) -> Iterator[RawBlock]:
     if not prefetch:
         return reader.blocks()
-    return _prefetched(reader.blocks())
+    return _prefetched(reader)
 
 
-def _prefetched(source: Iterator[RawBlock], depth: int = 2) -> Iterator[RawBlock]:
-    """Runs ``source`` in a background thread ``depth`` blocks ahead (pyarrow parses
-    without the GIL, so parsing overlaps the work on the previous block)."""
-    items: "queue.Queue[Any]" = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    end = object()
-
-    def put(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                items.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def run() -> None:
-        try:
-            for item in source:
-                if not put(item):
-                    return
-            put(end)
-        except BaseException as e:  # handed to the consumer
-            put(e)
-
-    thread = threading.Thread(target=run, name="block-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = items.get()
-            if item is end:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join()
+def _prefetched(reader: RowReader) -> Iterator[RawBlock]:
+    # pyarrow parses without the GIL, so parsing the next block overlaps the work on
+    # this one; the thread starts with the first block and stops however the consumer
+    # leaves.
+    with BackgroundIterator(reader.blocks(), depth=2, name="block-reader") as blocks:
+        yield from blocks
