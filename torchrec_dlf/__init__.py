@@ -8,11 +8,12 @@ from torchrec_dlf.version import __version__  # noqa: F401
 # The model classes are imported on first use, so that torch-free parts of the package
 # (data preparation) start without loading torch and torchrec.
 _LAZY = {
-    "DLRM_DLF": "torchrec_dlf.dlrm_dlf",
-    "DLFInteractionArch": "torchrec_dlf.interaction_arch",
+    "DLRM_DLF": "torchrec_dlf.models.dlrm_dlf",
+    "DLFInteractionArch": "torchrec_dlf.models.interaction_arch",
     "DLFLayer": "torchrec_dlf.modules",
+    "DLFConfig": "torchrec_dlf.modules.dlf_config",
 }
-__all__ = ["DLRM_DLF", "DLFInteractionArch", "DLFLayer", "__version__"]
+__all__ = ["DLRM_DLF", "DLFConfig", "DLFInteractionArch", "DLFLayer", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

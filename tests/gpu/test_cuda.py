@@ -11,7 +11,7 @@ import unittest
 import pytest
 import torch
 
-from torchrec_dlf.interaction_arch import DLFInteractionArch
+from torchrec_dlf.models.interaction_arch import DLFInteractionArch
 
 pytestmark = [
     pytest.mark.gpu,

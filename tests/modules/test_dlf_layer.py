@@ -5,7 +5,7 @@ import torch
 import torchrec
 
 from torchrec_dlf.modules.dlf_layer import DLFLayer
-from torchrec_dlf.modules.stream_fusion import ConcatFusion, NetworkAwareAttentionFusion
+from torchrec_dlf.modules.naf import ConcatFusion, NetworkAwareAttentionFusion
 
 
 def _layer(**kw) -> DLFLayer:

@@ -5,9 +5,9 @@ from torchrec.models.dlrm import DLRM, DLRM_DCN, DLRM_Projection, DLRMTrain
 
 from torchrec_dlf import DLRM_DLF
 from torchrec_dlf.data.metadata import DatasetMetadata, SplitInfo
-from torchrec_dlf.dlrm_dcnv2 import DLRM_DCNv2
-from torchrec_dlf.dlrm_deepfm import DLRM_DeepFM
-from torchrec_dlf.first_order import DLRM_FirstOrder
+from torchrec_dlf.models.dlrm_dcnv2 import DLRM_DCNv2
+from torchrec_dlf.models.dlrm_deepfm import DLRM_DeepFM
+from torchrec_dlf.models.first_order import DLRM_FirstOrder
 from torchrec_dlf.training.model_factory import (
     ModelConfig,
     build_train_model,
@@ -35,7 +35,7 @@ class ModelFactoryTest(unittest.TestCase):
             "dlf": DLRM_DLF,
             "dcnv2": DLRM_DCNv2,
             "deepfm": DLRM_DeepFM,
-            "lr": DLRM_FirstOrder,
+            "logistic": DLRM_FirstOrder,
         }
         for kind, cls in expected.items():
             model = build_train_model(
@@ -90,7 +90,7 @@ class ModelFactoryTest(unittest.TestCase):
             ("torchrec", None, 20000**-0.5),
         ):
             config = ModelConfig(
-                interaction_type="lr",
+                interaction_type="logistic",
                 embedding_dim=8,
                 embedding_init=init,
                 embedding_init_std=std or 1e-4,
@@ -113,7 +113,7 @@ class ModelFactoryTest(unittest.TestCase):
 
     def test_meta_device_embeddings_and_parameter_counts(self) -> None:
         model = build_train_model(
-            ModelConfig(interaction_type="lr", embedding_dim=4),
+            ModelConfig(interaction_type="logistic", embedding_dim=4),
             _meta(),
             torch.device("cpu"),
         )

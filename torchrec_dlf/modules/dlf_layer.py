@@ -1,17 +1,16 @@
-"""One DLF layer: RLI (low-order, high-order and implicit streams plus a gated residual)
-followed by NAF fusion."""
+"""One DLF layer: RLI (Residual-Aware Low-Order Interaction: the low-order, high-order
+and implicit streams plus a gated residual) followed by NAF fusion."""
 
-from typing import Dict, List
+from typing import Any, Dict, List, Optional
 
 import torch
 from torch import nn
 
+from torchrec_dlf.modules.dlf_config import DLFConfig
 from torchrec_dlf.modules.factorized_interaction import FactorizedInteractionBlock
 from torchrec_dlf.modules.gated_residual import GatedResidual
-from torchrec_dlf.modules.stream_fusion import ConcatFusion, NetworkAwareAttentionFusion
+from torchrec_dlf.modules.naf import build_fusion
 from torchrec_dlf.modules.token_mixing import TokenMixingBlock
-
-FUSION_TYPES = ("attention", "concat")
 
 
 class DLFLayer(nn.Module):
@@ -40,23 +39,18 @@ class DLFLayer(nn.Module):
     switch off and the model outputs a constant (measured on a pure pairwise-interaction
     task: about 1 seed in 3 at Adam 3e-3, with either fusion).
 
+    The streams' parameters keep the names ``low_order``, ``high_order``, ``implicit``,
+    ``fusion`` and ``residual`` (checkpoints and gradient tracking read them); the
+    layer itself computes the alpha and beta projections of E^(l) as one product.
+
     Args:
         num_input_tokens (int): n_l.
         num_base_tokens (int): n_1.
         embedding_dim (int): D.
-        tokens_per_block (int): tokens produced by each stream.
-        rank (int): rank R of the factorised blocks.
-        block_mlp_width (int): hidden width of the block MLPs.
-        num_heads (int): NAF attention heads.
-        dropout (float): dropout in block MLPs and attention.
-        low_order (bool): keep the alpha (low-order) stream.
-        fusion (str): "attention" (NAF) or "concat".
-        gate (bool): gate the residual.
-        implicit_activation (bool): bias + ReLU in the gamma stream.
-        block_norm (str): normalisation in the block MLPs, "layer" (default) or "batch"
-            (the released code's BatchNorm).
-        branch_scale (bool): scale the fused streams by a learned scalar initialised at 0
-            (off: the released code's plain sum).
+        config (Optional[DLFConfig]): the DLF settings (default: `DLFConfig()`);
+            ``num_layers`` and ``scale_output`` are the arch's.
+        **switches: `DLFConfig` fields by name, replacing those of ``config``
+            (e.g. ``rank=8, fusion="concat"``).
 
     Example::
 
@@ -73,63 +67,51 @@ class DLFLayer(nn.Module):
         num_input_tokens: int,
         num_base_tokens: int,
         embedding_dim: int,
-        tokens_per_block: int = 16,
-        rank: int = 24,
-        block_mlp_width: int = 512,
-        num_heads: int = 2,
-        dropout: float = 0.0,
-        low_order: bool = True,
-        fusion: str = "attention",
-        gate: bool = True,
-        implicit_activation: bool = True,
-        block_norm: str = "layer",
-        branch_scale: bool = True,
+        config: Optional[DLFConfig] = None,
+        **switches: Any,
     ) -> None:
         super().__init__()
-        if fusion not in FUSION_TYPES:
-            raise ValueError(f"fusion must be one of {FUSION_TYPES}, got {fusion!r}")
-        self.low_order_enabled = low_order
-        self._rank = rank
-        num_streams = 3 if low_order else 2
-        self.num_output_tokens: int = num_streams * tokens_per_block
-        if low_order:
-            self.low_order = FactorizedInteractionBlock(
-                num_base_tokens,
-                num_input_tokens,
-                embedding_dim,
-                rank,
-                tokens_per_block,
-                block_mlp_width,
-                dropout,
-                block_norm,
+        c = DLFConfig.with_switches(config, **switches)
+        self.low_order_enabled = c.low_order
+        self._rank = c.rank
+        num_streams = 3 if c.low_order else 2
+        self.num_output_tokens: int = num_streams * c.tokens_per_block
+        # Construction order fixes the initialisation drawn from the global RNG.
+        if c.low_order:
+            self.low_order = self._factorized(
+                num_base_tokens, num_input_tokens, embedding_dim, c
             )
-        self.high_order = FactorizedInteractionBlock(
-            num_input_tokens,
-            num_input_tokens,
-            embedding_dim,
-            rank,
-            tokens_per_block,
-            block_mlp_width,
-            dropout,
-            block_norm,
+        self.high_order = self._factorized(
+            num_input_tokens, num_input_tokens, embedding_dim, c
         )
         self.implicit = TokenMixingBlock(
-            num_input_tokens, tokens_per_block, embedding_dim, implicit_activation
+            num_input_tokens, c.tokens_per_block, embedding_dim, c.implicit_activation
         )
-        self.fusion: nn.Module = (
-            NetworkAwareAttentionFusion(
-                [tokens_per_block] * num_streams, embedding_dim, num_heads, dropout
-            )
-            if fusion == "attention"
-            else ConcatFusion()
+        self.fusion: nn.Module = build_fusion(
+            [c.tokens_per_block] * num_streams, embedding_dim, c
         )
         self.residual = GatedResidual(
-            num_input_tokens, self.num_output_tokens, embedding_dim, gate
+            num_input_tokens, self.num_output_tokens, embedding_dim, c.gate
         )
         self.norm = nn.LayerNorm(embedding_dim)
-        self.branch_scale_enabled = branch_scale
+        self.branch_scale_enabled = c.branch_scale
         # Zero-initialised: the layer starts as LayerNorm(residual).
-        self.branch_scale = nn.Parameter(torch.zeros(1), requires_grad=branch_scale)
+        self.branch_scale = nn.Parameter(torch.zeros(1), requires_grad=c.branch_scale)
+
+    @staticmethod
+    def _factorized(
+        num_left: int, num_right: int, embedding_dim: int, c: DLFConfig
+    ) -> FactorizedInteractionBlock:
+        return FactorizedInteractionBlock(
+            num_left,
+            num_right,
+            embedding_dim,
+            c.rank,
+            c.tokens_per_block,
+            c.block_mlp_width,
+            c.dropout,
+            c.block_norm,
+        )
 
     def stream_modules(self) -> Dict[str, nn.Module]:
         """The modules of each part of the layer, by the paper's names: ``alpha``

@@ -4,7 +4,7 @@ import torch
 import torchrec
 from torchrec import EmbeddingBagCollection, EmbeddingBagConfig, KeyedJaggedTensor
 
-from torchrec_dlf.dlrm_dcnv2 import DLRM_DCNv2, ParallelDCNInteractionArch
+from torchrec_dlf.models.dlrm_dcnv2 import DLRM_DCNv2, ParallelDCNInteractionArch
 
 
 def _kjt() -> KeyedJaggedTensor:

@@ -5,7 +5,7 @@ import torchrec
 from torchrec import EmbeddingBagCollection, EmbeddingBagConfig, KeyedJaggedTensor
 from torchrec.models.dlrm import DLRMTrain
 
-from torchrec_dlf.dlrm_deepfm import DeepFMInteractionArch, DLRM_DeepFM
+from torchrec_dlf.models.dlrm_deepfm import DeepFMInteractionArch, DLRM_DeepFM
 
 
 def _kjt() -> KeyedJaggedTensor:

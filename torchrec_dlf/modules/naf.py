@@ -1,4 +1,4 @@
-"""Fusion of DLF's interaction streams: NAF attention, or plain concatenation."""
+"""NAF, Network-Aware Attention Fusion of DLF's streams (or plain concatenation)."""
 
 import math
 from typing import List
@@ -6,6 +6,8 @@ from typing import List
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from torchrec_dlf.modules.dlf_config import DLFConfig
 
 
 @torch.fx.wrap
@@ -189,3 +191,22 @@ class ConcatFusion(nn.Module):
             torch.Tensor: B x (sum n_s) x D.
         """
         return torch.cat(streams, dim=1)
+
+
+def build_fusion(
+    stream_num_tokens: List[int], embedding_dim: int, config: DLFConfig
+) -> nn.Module:
+    """
+    The fusion ``config.fusion`` names, with the config's NAF settings: NAF for
+    "attention", `ConcatFusion` for "concat".
+
+    Args:
+        stream_num_tokens (List[int]): tokens of each stream, in order.
+        embedding_dim (int): D.
+        config (DLFConfig): the DLF settings.
+    """
+    if config.fusion == "attention":
+        return NetworkAwareAttentionFusion(
+            stream_num_tokens, embedding_dim, config.num_heads, config.dropout
+        )
+    return ConcatFusion()

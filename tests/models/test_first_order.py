@@ -4,7 +4,7 @@ import torch
 import torchrec
 from torchrec import EmbeddingBagCollection, EmbeddingBagConfig, KeyedJaggedTensor
 
-from torchrec_dlf.first_order import DLRM_FirstOrder, FirstOrderInteractionArch
+from torchrec_dlf.models.first_order import DLRM_FirstOrder, FirstOrderInteractionArch
 
 
 def _model() -> DLRM_FirstOrder:

@@ -4,7 +4,7 @@ import unittest
 import torch
 import torchrec
 
-from torchrec_dlf.modules.stream_fusion import (
+from torchrec_dlf.modules.naf import (
     ConcatFusion,
     NetworkAwareAttentionFusion,
     StreamAttentionBlock,

@@ -1,12 +1,13 @@
 """DLRM with DLF as its interaction arch."""
 
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import torch
 from torchrec.models.dlrm import DLRM
 from torchrec.modules.embedding_modules import EmbeddingBagCollection
 
-from torchrec_dlf.interaction_arch import DLFInteractionArch
+from torchrec_dlf.models.interaction_arch import DLFInteractionArch
+from torchrec_dlf.modules.dlf_config import DLFConfig
 from torchrec_dlf.modules.numeric_tokens import (
     EmptyDenseArch,
     NumericFieldEmbeddingArch,
@@ -48,22 +49,9 @@ class DLRM_DLF(DLRM):
             must equal D. Unused when ``dense_embedding="per_field"``.
         over_arch_layer_sizes (List[int]): the layer sizes for the `OverArch`, whose input
             is the flattened last DLF layer; ``[1]`` is a single linear layer.
-        dlf_num_layers (int): stacked DLF layers (L).
-        dlf_tokens_per_block (int): tokens produced by each stream per layer.
-        dlf_rank (int): rank R of the factorised blocks.
-        dlf_block_mlp_width (int): hidden width of the block MLPs.
-        dlf_num_heads (int): NAF attention heads (must divide D).
-        dlf_dropout (float): dropout in block MLPs and attention.
-        dlf_low_order (bool): keep the low-order (alpha) stream.
-        dlf_fusion (str): "attention" (NAF) or "concat".
-        dlf_gate (bool): gate the residual path.
-        dlf_implicit_activation (bool): bias + ReLU in the implicit (gamma) stream.
-        dlf_block_norm (str): "layer" (default: LayerNorm, no running statistics, any
-            batch size) or "batch" (the released code's BatchNorm1d) in the block MLPs.
-        dlf_branch_scale (bool): the streams of each layer enter through a learned scalar
-            initialised at 0 (ReZero); off: the released code's plain sum.
-        dlf_scale_output (bool): scale the flattened DLF output to unit norm per sample
-            before the over arch.
+        dlf_config (Optional[DLFConfig]): the DLF settings (default: `DLFConfig()`).
+        **dlf_switches: `DLFConfig` fields with a ``dlf_`` prefix, replacing those of
+            ``dlf_config`` (e.g. ``dlf_num_layers=2, dlf_fusion="concat"``).
         dense_embedding (str): "mlp" (DLRM's dense arch, one token) or "per_field" (one
             token per numeric field).
         dense_device (Optional[torch.device]): default compute device.
@@ -95,26 +83,16 @@ class DLRM_DLF(DLRM):
         dense_in_features: int,
         dense_arch_layer_sizes: List[int],
         over_arch_layer_sizes: List[int],
-        dlf_num_layers: int = 3,
-        dlf_tokens_per_block: int = 16,
-        dlf_rank: int = 24,
-        dlf_block_mlp_width: int = 512,
-        dlf_num_heads: int = 2,
-        dlf_dropout: float = 0.0,
-        dlf_low_order: bool = True,
-        dlf_fusion: str = "attention",
-        dlf_gate: bool = True,
-        dlf_implicit_activation: bool = True,
-        dlf_block_norm: str = "layer",
-        dlf_branch_scale: bool = True,
-        dlf_scale_output: bool = True,
+        dlf_config: Optional[DLFConfig] = None,
         dense_embedding: str = "mlp",
         dense_device: Optional[torch.device] = None,
+        **dlf_switches: Any,
     ) -> None:
         if dense_embedding not in DENSE_EMBEDDINGS:
             raise ValueError(
                 f"dense_embedding must be one of {DENSE_EMBEDDINGS}, got {dense_embedding!r}"
             )
+        config = DLFConfig.with_switches(dlf_config, **_unprefixed(dlf_switches))
         super().__init__(
             embedding_bag_collection,
             dense_in_features,
@@ -125,39 +103,42 @@ class DLRM_DLF(DLRM):
         embedding_dim: int = embedding_bag_collection.embedding_bag_configs()[
             0
         ].embedding_dim
-        num_sparse_features: int = len(self.sparse_arch.sparse_feature_names)
-
-        if dense_in_features == 0:
-            self.dense_arch = EmptyDenseArch()
-            num_dense_tokens = 0
-        elif dense_embedding == "per_field":
-            self.dense_arch = NumericFieldEmbeddingArch(
-                dense_in_features, embedding_dim
-            ).to(dense_device)
-            num_dense_tokens = dense_in_features
-        else:
-            num_dense_tokens = 1
-
+        num_dense_tokens = self._replace_dense_arch(
+            dense_in_features, dense_embedding, embedding_dim, dense_device
+        )
         # pyrefly: ignore[bad-assignment]
         self.inter_arch = DLFInteractionArch(
-            num_sparse_features=num_sparse_features,
+            num_sparse_features=len(self.sparse_arch.sparse_feature_names),
             embedding_dim=embedding_dim,
             num_dense_tokens=num_dense_tokens,
-            num_layers=dlf_num_layers,
-            tokens_per_block=dlf_tokens_per_block,
-            rank=dlf_rank,
-            block_mlp_width=dlf_block_mlp_width,
-            num_heads=dlf_num_heads,
-            dropout=dlf_dropout,
-            low_order=dlf_low_order,
-            fusion=dlf_fusion,
-            gate=dlf_gate,
-            implicit_activation=dlf_implicit_activation,
-            block_norm=dlf_block_norm,
-            branch_scale=dlf_branch_scale,
-            scale_output=dlf_scale_output,
+            config=config,
         ).to(dense_device)
-
         self.over_arch = build_over_arch(
             self.inter_arch.output_dim, over_arch_layer_sizes, dense_device
         )
+
+    def _replace_dense_arch(
+        self,
+        dense_in_features: int,
+        dense_embedding: str,
+        embedding_dim: int,
+        dense_device: Optional[torch.device],
+    ) -> int:
+        """Swaps DLRM's dense arch where DLF reads the dense features differently;
+        returns the number of dense tokens."""
+        if dense_in_features == 0:
+            self.dense_arch = EmptyDenseArch()
+            return 0
+        if dense_embedding == "per_field":
+            self.dense_arch = NumericFieldEmbeddingArch(
+                dense_in_features, embedding_dim
+            ).to(dense_device)
+            return dense_in_features
+        return 1
+
+
+def _unprefixed(dlf_switches: Any) -> Any:
+    bad = sorted(k for k in dlf_switches if not k.startswith("dlf_"))
+    if bad:
+        raise TypeError(f"DLRM_DLF got unexpected keyword arguments {bad}")
+    return {k[len("dlf_") :]: v for k, v in dlf_switches.items()}
