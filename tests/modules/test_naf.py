@@ -4,10 +4,12 @@ import unittest
 import torch
 import torchrec
 
+from torchrec_dlf.modules.dlf_config import DLFConfig
 from torchrec_dlf.modules.naf import (
     ConcatFusion,
     NetworkAwareAttentionFusion,
     StreamAttentionBlock,
+    build_fusion,
 )
 
 
@@ -54,6 +56,30 @@ class StreamAttentionBlockTest(unittest.TestCase):
         b = block(queries, tokens, torch.tensor([1, 1, 1, 0, 0, 0]))
         self.assertFalse(torch.allclose(a, b))
 
+    def test_without_stream_tags_attention_cannot_tell_streams_apart(self) -> None:
+        torch.manual_seed(0)
+        block = StreamAttentionBlock(3, 2, 8, stream_tags=False)
+        self.assertEqual(
+            [n for n, _ in block.named_parameters()],
+            [
+                "query.weight",
+                "key.weight",
+                "value.weight",
+                "output.weight",
+                "output.bias",
+            ],
+        )
+        queries, tokens = torch.randn(2, 3, 8), torch.randn(2, 6, 8)
+        a = block(queries, tokens, torch.tensor([0, 0, 0, 1, 1, 1]))
+        b = block(queries, tokens, torch.tensor([1, 1, 1, 0, 0, 0]))
+        torch.testing.assert_close(a, b)
+        # the same numbers as a tagged block whose tags are zero
+        tagged = StreamAttentionBlock(3, 2, 8)
+        tagged.load_state_dict(block.state_dict(), strict=False)
+        with torch.no_grad():
+            tagged.network_embedding.zero_()
+        torch.testing.assert_close(tagged(queries, tokens, torch.tensor([0] * 6)), a)
+
     def test_heads_must_divide_dim(self) -> None:
         with self.assertRaisesRegex(ValueError, "divisible"):
             StreamAttentionBlock(3, 2, embedding_dim=10, num_heads=4)
@@ -91,6 +117,25 @@ class NetworkAwareAttentionFusionTest(unittest.TestCase):
             torchrec.fx.symbolic_trace(naf)(streams), naf(streams)
         )
         torch.testing.assert_close(torch.jit.script(naf)(streams), naf(streams))
+
+    def test_fx_and_script_without_stream_tags(self) -> None:
+        naf = NetworkAwareAttentionFusion([2, 3], 8, stream_tags=False).eval()
+        streams = [torch.randn(2, 2, 8), torch.randn(2, 3, 8)]
+        torch.testing.assert_close(
+            torchrec.fx.symbolic_trace(naf)(streams), naf(streams)
+        )
+        torch.testing.assert_close(torch.jit.script(naf)(streams), naf(streams))
+
+    def test_built_from_the_config(self) -> None:
+        config = DLFConfig(num_heads=4, dropout=0.1, stream_tags=False)
+        naf = build_fusion([2, 2, 2], 8, config)
+        self.assertIsInstance(naf, NetworkAwareAttentionFusion)
+        block = naf.blocks[0]
+        self.assertEqual((block._num_heads, block._dropout), (4, 0.1))
+        self.assertFalse(any(b.stream_tags for b in naf.blocks))
+        self.assertTrue(build_fusion([2], 8, DLFConfig()).blocks[0].stream_tags)
+        concat = build_fusion([2, 2], 8, DLFConfig(fusion="concat"))
+        self.assertIsInstance(concat, ConcatFusion)
 
 
 class ConcatFusionTest(unittest.TestCase):

@@ -79,6 +79,11 @@ class DLFConfig:
         True,
         "scale the flattened DLF output to unit norm per sample before the over arch",
     )
+    stream_tags: bool = _switch(
+        True,
+        "NAF keys carry a learned tag of the stream each token came from (what makes "
+        "the fusion network-aware); off: attention sees the token values only",
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

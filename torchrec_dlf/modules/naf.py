@@ -49,6 +49,8 @@ class StreamAttentionBlock(nn.Module):
         embedding_dim (int): D.
         num_heads (int): attention heads; must divide D.
         dropout (float): attention dropout.
+        stream_tags (bool): add the stream embedding to the keys (off: plain
+            attention over the tokens, which cannot tell the streams apart).
 
     Example::
 
@@ -57,6 +59,8 @@ class StreamAttentionBlock(nn.Module):
         out = block(torch.rand(8, 16, 16), torch.rand(8, 48, 16), stream_of_token)  # 8 x 16 x 16
     """
 
+    stream_tags: torch.jit.Final[bool]
+
     def __init__(
         self,
         num_query_tokens: int,
@@ -64,6 +68,7 @@ class StreamAttentionBlock(nn.Module):
         embedding_dim: int,
         num_heads: int = 2,
         dropout: float = 0.0,
+        stream_tags: bool = True,
     ) -> None:
         super().__init__()
         if embedding_dim % num_heads != 0:
@@ -79,11 +84,16 @@ class StreamAttentionBlock(nn.Module):
         self.key = nn.Linear(embedding_dim, embedding_dim, bias=False)
         self.value = nn.Linear(embedding_dim, embedding_dim, bias=False)
         self.output = nn.Linear(embedding_dim, embedding_dim)
-        self.network_embedding = nn.Parameter(torch.empty(num_streams, embedding_dim))
+        self.stream_tags = stream_tags
+        if stream_tags:
+            self.network_embedding = nn.Parameter(
+                torch.empty(num_streams, embedding_dim)
+            )
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        nn.init.normal_(self.network_embedding, std=0.02)
+        if self.stream_tags:
+            nn.init.normal_(self.network_embedding, std=0.02)
 
     def forward(
         self, queries: torch.Tensor, tokens: torch.Tensor, stream_of_token: torch.Tensor
@@ -98,7 +108,9 @@ class StreamAttentionBlock(nn.Module):
             torch.Tensor: B x n_s x D.
         """
         num_tokens = stream_of_token.size(0)
-        keys = self.key(tokens) + self.network_embedding[stream_of_token]
+        keys = self.key(tokens)
+        if self.stream_tags:
+            keys = keys + self.network_embedding[stream_of_token]
         q = self.query(queries).reshape(
             -1, self._num_query_tokens, self._num_heads, self._head_dim
         )
@@ -127,6 +139,7 @@ class NetworkAwareAttentionFusion(nn.Module):
         embedding_dim (int): D.
         num_heads (int): attention heads; must divide D.
         dropout (float): attention dropout.
+        stream_tags (bool): keys carry the stream embedding (`StreamAttentionBlock`).
 
     Example::
 
@@ -140,12 +153,15 @@ class NetworkAwareAttentionFusion(nn.Module):
         embedding_dim: int,
         num_heads: int = 2,
         dropout: float = 0.0,
+        stream_tags: bool = True,
     ) -> None:
         super().__init__()
         num_streams = len(stream_num_tokens)
         self.blocks = nn.ModuleList(
             [
-                StreamAttentionBlock(n, num_streams, embedding_dim, num_heads, dropout)
+                StreamAttentionBlock(
+                    n, num_streams, embedding_dim, num_heads, dropout, stream_tags
+                )
                 for n in stream_num_tokens
             ]
         )
@@ -207,6 +223,10 @@ def build_fusion(
     """
     if config.fusion == "attention":
         return NetworkAwareAttentionFusion(
-            stream_num_tokens, embedding_dim, config.num_heads, config.dropout
+            stream_num_tokens,
+            embedding_dim,
+            config.num_heads,
+            config.dropout,
+            config.stream_tags,
         )
     return ConcatFusion()
