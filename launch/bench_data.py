@@ -133,7 +133,7 @@ def main() -> int:
     )
     args = p.parse_args()
 
-    from torchrec_dlf.preprocessing.criteo_format import write_criteo_tsv
+    from torchrec_dlf.preprocessing.sources.criteo import write_criteo_tsv
     from torchrec_dlf.training.quiet import quiet_library_messages
 
     quiet_library_messages()

@@ -11,16 +11,13 @@ import unittest
 
 from tests.preprocessing.helpers import write_text
 from tests.shared_data import shared_data
-from torchrec_dlf.preprocessing.cli import (
+from torchrec_dlf.preprocessing.cli import build_parser, main, parse_args, run
+from torchrec_dlf.preprocessing.sigterm import (
     TERMINATED_EXIT,
     Terminated,
-    build_parser,
-    main,
-    parse_args,
-    run,
     sigterm_unwinds,
 )
-from torchrec_dlf.preprocessing.criteo_format import write_criteo_tsv
+from torchrec_dlf.preprocessing.sources.criteo import write_criteo_tsv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(ROOT, "datasets", "prepare.py")

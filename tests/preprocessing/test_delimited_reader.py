@@ -9,14 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.preprocessing.helpers import write_bytes, write_text
-from torchrec_dlf.preprocessing.delimited_reader import (
-    DelimitedReader,
-    count_lines,
-    read_first_line,
-    split_header,
-    split_quoted,
-)
+from torchrec_dlf.preprocessing.delimited_reader import DelimitedReader
 from torchrec_dlf.preprocessing.errors import PreparationError
+from torchrec_dlf.preprocessing.rfc4180 import split_quoted
+from torchrec_dlf.preprocessing.table_header import split_header
 
 
 def read_all(reader: DelimitedReader):  # pyre-ignore[3]
@@ -138,32 +134,6 @@ class DelimitedReaderTest(unittest.TestCase):
             read_all(
                 DelimitedReader(path, ["a", "b"], ",", header=False, block_bytes=1024)
             )
-
-
-class HeaderTest(unittest.TestCase):
-    def test_header(self) -> None:
-        with tempfile.TemporaryDirectory() as d:
-            path = write_bytes(os.path.join(d, "h.csv"), b"\xef\xbb\xbfa,b\r\n1,2\r\n")
-            self.assertEqual(split_header(path, ","), ["a", "b"])
-            self.assertEqual(read_first_line(path), (b"\xef\xbb\xbfa,b", True))
-            only = write_bytes(os.path.join(d, "o.csv"), b"a,b\n")
-            with self.assertRaisesRegex(PreparationError, "has a header but no rows"):
-                split_header(only, ",")
-            twice = write_bytes(os.path.join(d, "t.csv"), b"a,b,a\n1,2,3\n")
-            with self.assertRaisesRegex(
-                PreparationError, r"names \['a'\] more than once"
-            ):
-                split_header(twice, ",")
-
-    def test_count_lines(self) -> None:
-        with tempfile.TemporaryDirectory() as d:
-            self.assertEqual(
-                count_lines(write_bytes(os.path.join(d, "a"), b"1\n2\n")), 2
-            )
-            self.assertEqual(
-                count_lines(write_bytes(os.path.join(d, "b"), b"1\r\n2")), 2
-            )
-            self.assertEqual(count_lines(write_bytes(os.path.join(d, "c"), b"\n\n")), 2)
 
 
 class QuotingTest(unittest.TestCase):

@@ -4,11 +4,11 @@ import unittest
 
 from tests.preprocessing.helpers import read_split, write_text
 from torchrec_dlf.data.metadata import DatasetMetadata
-from torchrec_dlf.preprocessing.criteo import criteo_plan
-from torchrec_dlf.preprocessing.criteo_format import write_criteo_tsv
 from torchrec_dlf.preprocessing.errors import BadRowError
 from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions
-from torchrec_dlf.preprocessing.preparation import check_output_directory, prepare
+from torchrec_dlf.preprocessing.output_directory import check_output_directory
+from torchrec_dlf.preprocessing.preparation import prepare
+from torchrec_dlf.preprocessing.sources.criteo import criteo_plan, write_criteo_tsv
 from torchrec_dlf.user_errors import OutputError
 
 

@@ -24,16 +24,17 @@ from tests.shared_data import shared_data
 from torchrec_dlf.data.metadata import DatasetMetadata
 from torchrec_dlf.inference.checkpoint_model import check_vocabulary
 from torchrec_dlf.preprocessing.cli import build_plan, parse_args, run
-from torchrec_dlf.preprocessing.criteo import criteo_plan
-from torchrec_dlf.preprocessing.criteo_format import (
-    CATEGORICAL_FIELDS,
-    INTEGER_FIELDS,
-    write_criteo_tsv,
-)
 from torchrec_dlf.preprocessing.errors import PreparationError
 from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions
-from torchrec_dlf.preprocessing.preparation import PreparationResult, prepare
+from torchrec_dlf.preprocessing.preparation import prepare
+from torchrec_dlf.preprocessing.preparation_result import PreparationResult
 from torchrec_dlf.preprocessing.row_split import RandomSplit
+from torchrec_dlf.preprocessing.sources.criteo import (
+    CATEGORICAL_FIELDS,
+    INTEGER_FIELDS,
+    criteo_plan,
+    write_criteo_tsv,
+)
 from torchrec_dlf.preprocessing.vocabulary_source import VocabularySource
 
 SPLITS = ("train", "valid", "test")

@@ -8,18 +8,21 @@ saved vocabularies). Other raw files can be encoded with a prepared dataset's sa
 vocabularies and transforms (`VocabularySource`, ``--vocabulary_from``).
 """
 
-from torchrec_dlf.preprocessing.avazu import avazu_plan  # noqa: F401
 from torchrec_dlf.preprocessing.bad_rows import BadRow, BadRowLog  # noqa: F401
-from torchrec_dlf.preprocessing.bars import bars_plan  # noqa: F401
-from torchrec_dlf.preprocessing.criteo import criteo_plan  # noqa: F401
-from torchrec_dlf.preprocessing.criteo_format import write_criteo_tsv  # noqa: F401
 from torchrec_dlf.preprocessing.errors import BadRowError, PreparationError  # noqa: F401
-from torchrec_dlf.preprocessing.libfm import libfm_plan  # noqa: F401
 from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions  # noqa: F401
-from torchrec_dlf.preprocessing.preparation import (  # noqa: F401
-    PreparationPlan,
+from torchrec_dlf.preprocessing.preparation import prepare  # noqa: F401
+from torchrec_dlf.preprocessing.preparation_plan import PreparationPlan  # noqa: F401
+from torchrec_dlf.preprocessing.preparation_result import (  # noqa: F401
     PreparationResult,
-    prepare,
 )
-from torchrec_dlf.preprocessing.table_schema import TableSchema, csv_plan  # noqa: F401
+from torchrec_dlf.preprocessing.sources.avazu import avazu_plan  # noqa: F401
+from torchrec_dlf.preprocessing.sources.bars import bars_plan  # noqa: F401
+from torchrec_dlf.preprocessing.sources.criteo import (  # noqa: F401
+    criteo_plan,
+    write_criteo_tsv,
+)
+from torchrec_dlf.preprocessing.sources.csv import csv_plan  # noqa: F401
+from torchrec_dlf.preprocessing.sources.libfm import libfm_plan  # noqa: F401
+from torchrec_dlf.preprocessing.sources.table_schema import TableSchema  # noqa: F401
 from torchrec_dlf.preprocessing.vocabulary_source import VocabularySource  # noqa: F401

@@ -30,6 +30,8 @@ from torchrec_dlf.preprocessing.numeric_transform import (
 LABEL = "label"
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
+# Raw label -> 0/1 when a source gives no label map.
+DEFAULT_LABEL_MAP: Dict[str, int] = {"0": 0, "1": 1}
 
 # Parsed outputs of a block: label -> int8 ndarray, numeric -> float32 ndarray,
 # categorical -> pa string array of values (null = absent).
@@ -138,7 +140,7 @@ class LabelParser(ColumnParser):
         self, column: str, label_map: Optional[Mapping[str, int]] = None
     ) -> None:
         super().__init__(column)
-        label_map = dict(label_map or {"0": 0, "1": 1})
+        label_map = dict(label_map or DEFAULT_LABEL_MAP)
         if not label_map or set(label_map.values()) - {0, 1}:
             raise ValueError(f"a label map maps raw labels to 0 or 1, got {label_map}")
         self.label_map = label_map

@@ -25,120 +25,10 @@ from torchrec_dlf.preprocessing import bad_rows
 from torchrec_dlf.preprocessing.bad_rows import BadRow
 from torchrec_dlf.preprocessing.errors import PreparationError
 from torchrec_dlf.preprocessing.raw_block import RawBlock
+from torchrec_dlf.preprocessing.rfc4180 import QUOTE, split_quoted
+from torchrec_dlf.preprocessing.text_files import HEAD_BYTES, check_line_endings
 
 DEFAULT_BLOCK_BYTES = 4 << 20
-# Bytes looked at to tell a file's line endings.
-_HEAD_BYTES = 1 << 16
-_QUOTE = b'"'
-
-
-def check_line_endings(path: str, head: bytes) -> None:
-    """
-    Refuses a file with CR-only line endings (old Mac style), seen in its first bytes
-    ``head``: every reader splits lines at LF, so such a file would be one huge line.
-    """
-    lone = head.count(b"\r") - head.count(b"\r\n")
-    if lone > 0 and lone >= head.count(b"\n"):
-        raise PreparationError(
-            f"{path}: CR-only line endings (old Mac style) are not supported; convert the "
-            f"file with tr '\\r' '\\n' < {path} > converted"
-        )
-
-
-def read_head(path: str, size: int = _HEAD_BYTES) -> bytes:
-    """Up to the first ``size`` bytes of a file (decompressed), for checks up front."""
-    try:
-        with pa.input_stream(path, compression="detect") as f:
-            return f.read(size)
-    except (pa.ArrowException, OSError, EOFError) as e:
-        raise PreparationError(f"{path}: cannot read it ({e})") from e
-
-
-def read_first_line(path: str) -> Tuple[bytes, bool]:
-    """
-    The first line of a file without its line ending (CRLF or LF), and whether any
-    bytes follow it. Compressed files (``.gz``, ``.bz2``...) are read decompressed.
-    """
-    try:
-        with pa.input_stream(path, compression="detect") as f:
-            head = f.read(_HEAD_BYTES)
-            check_line_endings(path, head)
-            while b"\n" not in head:
-                chunk = f.read(1 << 16)
-                if not chunk:
-                    break
-                head += chunk
-    except (pa.ArrowException, OSError, EOFError) as e:
-        raise PreparationError(f"{path}: cannot read it ({e})") from e
-    line, newline, rest = head.partition(b"\n")
-    return line.rstrip(b"\r"), bool(rest)
-
-
-def split_header(path: str, separator: str, quoting: bool = False) -> List[str]:
-    """
-    The column names in a file's header line (a UTF-8 byte-order mark is dropped;
-    with ``quoting`` a name may be quoted as in RFC 4180).
-    """
-    line, has_rows = read_first_line(path)
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise PreparationError(f"{path}:1: the header is not valid UTF-8 ({e})") from e
-    text = text.lstrip("\ufeff")
-    if quoting:
-        names, broken = split_quoted(text.encode("utf-8"), separator.encode())
-        if names is None:
-            raise PreparationError(
-                f"{path}:1: the header's column {broken + 1} is badly quoted"
-            )
-        names = [n.decode("utf-8") for n in names]
-    else:
-        names = text.split(separator)
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise PreparationError(
-            f"{path}:1: the header names {duplicates} more than once"
-        )
-    if not has_rows:
-        raise PreparationError(f"{path}: has a header but no rows")
-    return names
-
-
-def split_quoted(line: bytes, separator: bytes) -> Tuple[Optional[List[bytes]], int]:
-    """
-    The values of one line under RFC 4180 quoting (see the module docstring), or
-    (None, index of the first field whose quoting is broken). The slow path: only
-    lines of blocks that pyarrow's parse did not place exactly come here.
-    """
-    values: List[bytes] = []
-    i, n = 0, len(line)
-    while True:
-        if line[i : i + 1] == _QUOTE:
-            parts, j = [], i + 1
-            while True:
-                k = line.find(_QUOTE, j)
-                if k < 0:
-                    return None, len(values)  # unterminated
-                parts.append(line[j:k])
-                if line[k + 1 : k + 2] == _QUOTE:
-                    parts.append(_QUOTE)
-                    j = k + 2
-                    continue
-                break
-            values.append(b"".join(parts))
-            i = k + 1
-            if i == n:
-                return values, -1
-            if line[i : i + 1] != separator:
-                return None, len(values) - 1  # text after the closing quote
-            i += 1
-            continue
-        k = line.find(separator, i)
-        if k < 0:
-            values.append(line[i:])
-            return values, -1
-        values.append(line[i:k])
-        i = k + 1
 
 
 class DelimitedReader:
@@ -223,7 +113,7 @@ class DelimitedReader:
                 while True:
                     chunk = f.read(self.block_bytes)
                     if first:
-                        check_line_endings(self.path, chunk[:_HEAD_BYTES])
+                        check_line_endings(self.path, chunk[:HEAD_BYTES])
                         first = False
                     if not chunk:
                         if carry:
@@ -253,7 +143,7 @@ class DelimitedReader:
         if (
             _valid_utf8(data)
             and _no_stray_cr(data)
-            and not (self.quoting and _QUOTE in data)
+            and not (self.quoting and QUOTE in data)
         ):
             return self._parse(data, first_line)
         return self._parse_checked(data, first_line)
@@ -337,7 +227,7 @@ class DelimitedReader:
             )
         if not line:
             return None  # an empty line: a row of empty values, a bad row later
-        if self.quoting and _QUOTE in line:
+        if self.quoting and QUOTE in line:
             values, broken = split_quoted(line, self._sep)
             if values is None:
                 field = self.columns[broken] if broken < expected else None
@@ -423,20 +313,3 @@ def _no_stray_cr(data: bytes) -> bool:
     if b"\r" not in data:  # LF files: one fast scan
         return True
     return data.count(b"\r") == data.count(b"\r\n")
-
-
-def count_lines(path: str) -> int:
-    """Lines in a file (a last line without newline counts), read in blocks."""
-    lines = 0
-    last = b"\n"
-    try:
-        with pa.input_stream(path, compression="detect") as f:
-            while True:
-                chunk = f.read(1 << 24)
-                if not chunk:
-                    break
-                lines += chunk.count(b"\n")
-                last = chunk[-1:]
-    except (pa.ArrowException, OSError, EOFError) as e:
-        raise PreparationError(f"{path}: cannot read it ({e})") from e
-    return lines + (last != b"\n")

@@ -5,11 +5,11 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from torchrec_dlf.preprocessing.bad_rows import ON_BAD_ROW
-from torchrec_dlf.preprocessing.delimited_reader import DEFAULT_BLOCK_BYTES, count_lines
+from torchrec_dlf.preprocessing.delimited_reader import DEFAULT_BLOCK_BYTES
 from torchrec_dlf.preprocessing.errors import PreparationError
 from torchrec_dlf.preprocessing.input_files import CHECKSUMS, check_input_file
 from torchrec_dlf.preprocessing.numeric_transform import NUMERIC_TRANSFORMS
-from torchrec_dlf.preprocessing.preparation import VocabularyOptions
+from torchrec_dlf.preprocessing.preparation_plan import VocabularyOptions
 from torchrec_dlf.preprocessing.row_split import (
     TEST,
     TRAIN,
@@ -20,6 +20,7 @@ from torchrec_dlf.preprocessing.row_split import (
     SplitRule,
     order_day_files,
 )
+from torchrec_dlf.preprocessing.text_files import count_lines
 
 SPLIT_KINDS = ("random", "given", "day")
 # Every row of the input files goes to the test split: files to score with the
@@ -78,38 +79,45 @@ class SplitOptions:
             raise PreparationError(
                 f"split {self.kind!r} is not available here (choose from {list(allowed)})"
             )
-        given = [self.train, self.valid, self.test]
         if self.kind == "given":
-            if self.inputs:
+            return self._resolve_given()
+        return self._resolve_inputs()
+
+    def _resolve_given(self) -> Tuple[List[str], SplitRule]:
+        """The given split: one file per split, from --train/--valid/--test."""
+        given = [self.train, self.valid, self.test]
+        if self.inputs:
+            raise PreparationError(
+                "a given split takes --train/--valid/--test, not input files"
+            )
+        if self.train_optional:
+            if all(p is None for p in given):
                 raise PreparationError(
-                    "a given split takes --train/--valid/--test, not input files"
+                    "a given split needs at least one of --train, --valid and --test"
                 )
-            if self.train_optional:
-                if all(p is None for p in given):
-                    raise PreparationError(
-                        "a given split needs at least one of --train, --valid and --test"
-                    )
-                if self.valid_from_train is not None and (
-                    self.train is None or self.valid is not None
-                ):
-                    raise PreparationError(
-                        "--valid_from_train needs --train and no --valid"
-                    )
-            else:
-                if self.train is None or self.test is None:
-                    raise PreparationError(
-                        "a given split needs --train and --test files"
-                    )
-                if (self.valid is None) == (self.valid_from_train is None):
-                    raise PreparationError(
-                        "a given split needs either --valid or --valid_from_train"
-                    )
-            paths = [p for p in given if p is not None]
-            splits = [s for p, s in zip(given, (TRAIN, VALID, TEST)) if p is not None]
-            flags = ("--train", "--valid", "--test")
-            self.roles = [f for p, f in zip(given, flags) if p is not None]
-            _check(paths, self.roles)
-            return paths, GivenSplit(splits, self.valid_from_train, self.seed)
+            if self.valid_from_train is not None and (
+                self.train is None or self.valid is not None
+            ):
+                raise PreparationError(
+                    "--valid_from_train needs --train and no --valid"
+                )
+        else:
+            if self.train is None or self.test is None:
+                raise PreparationError("a given split needs --train and --test files")
+            if (self.valid is None) == (self.valid_from_train is None):
+                raise PreparationError(
+                    "a given split needs either --valid or --valid_from_train"
+                )
+        paths = [p for p in given if p is not None]
+        splits = [s for p, s in zip(given, (TRAIN, VALID, TEST)) if p is not None]
+        flags = ("--train", "--valid", "--test")
+        self.roles = [f for p, f in zip(given, flags) if p is not None]
+        _check(paths, self.roles)
+        return paths, GivenSplit(splits, self.valid_from_train, self.seed)
+
+    def _resolve_inputs(self) -> Tuple[List[str], SplitRule]:
+        """The random, day and test splits: rows of the input files."""
+        given = [self.train, self.valid, self.test]
         if any(p is not None for p in given) or self.valid_from_train is not None:
             raise PreparationError(
                 f"a {self.kind} split takes input files, not --train/--valid/--test/--valid_from_train"

@@ -2,8 +2,39 @@
 
 from typing import List, Sequence
 
-from torchrec_dlf.preprocessing.delimited_reader import split_header
 from torchrec_dlf.preprocessing.errors import PreparationError
+from torchrec_dlf.preprocessing.rfc4180 import split_quoted
+from torchrec_dlf.preprocessing.text_files import read_first_line
+
+
+def split_header(path: str, separator: str, quoting: bool = False) -> List[str]:
+    """
+    The column names in a file's header line (a UTF-8 byte-order mark is dropped;
+    with ``quoting`` a name may be quoted as in RFC 4180).
+    """
+    line, has_rows = read_first_line(path)
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise PreparationError(f"{path}:1: the header is not valid UTF-8 ({e})") from e
+    text = text.lstrip("\ufeff")
+    if quoting:
+        names, broken = split_quoted(text.encode("utf-8"), separator.encode())
+        if names is None:
+            raise PreparationError(
+                f"{path}:1: the header's column {broken + 1} is badly quoted"
+            )
+        names = [n.decode("utf-8") for n in names]
+    else:
+        names = text.split(separator)
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise PreparationError(
+            f"{path}:1: the header names {duplicates} more than once"
+        )
+    if not has_rows:
+        raise PreparationError(f"{path}: has a header but no rows")
+    return names
 
 
 def read_common_header(

@@ -13,7 +13,9 @@ Every option that changes the encoding comes from the source's metadata; the sam
 given again with another value is a `PreparationError`, as is a source that is not a
 prepared dataset, has no saved vocabularies, was prepared from another kind of data, or
 whose fields differ from those of the raw files. All of this is checked before any row
-is read.
+is read. The options of one kind of source are taken over by its module in
+`torchrec_dlf.preprocessing.sources` (``bars_arguments``, ``libfm_arguments``,
+``csv_schema``).
 
 Example::
 
@@ -26,7 +28,7 @@ Example::
 import dataclasses
 import json
 import os
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence
 
 from torchrec_dlf.data.metadata import (
     METADATA_FILE,
@@ -35,20 +37,20 @@ from torchrec_dlf.data.metadata import (
 )
 from torchrec_dlf.preprocessing.column_parsers import LABEL
 from torchrec_dlf.preprocessing.errors import PreparationError
-from torchrec_dlf.preprocessing.input_files import sha256_of
 from torchrec_dlf.preprocessing.options import CommonOptions
-from torchrec_dlf.preprocessing.preparation import PreparationPlan, VocabularyOptions
-from torchrec_dlf.preprocessing.table_schema import TableSchema
+from torchrec_dlf.preprocessing.preparation_plan import (
+    PreparationPlan,
+    VocabularyOptions,
+)
 from torchrec_dlf.preprocessing.vocabulary import (
     HashedVocabulary,
     Vocabulary,
     load_vocabulary,
 )
 
-_DEFAULT_LABEL_MAP = {"0": 0, "1": 1}
 
-
-def _names(values: Sequence[str]) -> str:
+def shown_names(values: Sequence[str]) -> str:
+    """Column or field names as a flag takes them (``a,b``), for messages."""
     return ",".join(values) if values else "(none)"
 
 
@@ -132,7 +134,8 @@ class VocabularySource:
                     )
         return source
 
-    def _conflict(self, option: str, given: Any, recorded: str) -> PreparationError:
+    def conflict(self, option: str, given: Any, recorded: str) -> PreparationError:
+        """The error for ``option`` given as ``given``, recorded in the source as ``recorded``."""
         return PreparationError(
             f"{option} {given} conflicts with {self.what}, prepared with {recorded}; "
             f"leave {option} out (the dataset's is used)"
@@ -156,13 +159,13 @@ class VocabularySource:
         ``min_count``, ``hash_size`` or ``numeric`` given with another value is an error.
         """
         if given.hash_size is not None and given.hash_size != self.hash_size:
-            raise self._conflict(
+            raise self.conflict(
                 "--hash_size", given.hash_size, self._recorded_vocabulary()
             )
         if given.min_count is not None and (
             self.hash_size is not None or given.min_count != self.min_count
         ):
-            raise self._conflict(
+            raise self.conflict(
                 "--min_count", given.min_count, self._recorded_vocabulary()
             )
         numeric = self.options.get("numeric_transform")
@@ -171,7 +174,7 @@ class VocabularySource:
             and numeric is not None
             and given.numeric != numeric
         ):
-            raise self._conflict("--numeric", given.numeric, f"--numeric {numeric}")
+            raise self.conflict("--numeric", given.numeric, f"--numeric {numeric}")
         return dataclasses.replace(
             given,
             numeric=numeric,
@@ -179,7 +182,7 @@ class VocabularySource:
             hash_size=self.hash_size,
         )
 
-    # Options of one source.
+    # Options of one source (the rest is in `torchrec_dlf.preprocessing.sources`).
 
     def label_column(self) -> str:
         """The raw column the source's label came from."""
@@ -187,138 +190,6 @@ class VocabularySource:
             if isinstance(description, dict) and description.get("kind") == LABEL:
                 return column
         raise PreparationError(f"{self.what}: its metadata names no label column")
-
-    def bars_arguments(
-        self, numeric_columns: Sequence[str], label: Optional[str]
-    ) -> Tuple[List[str], str]:
-        """The source's numeric columns and label column (`bars_plan`)."""
-        recorded = list(self.options.get("numeric_columns") or [])
-        if numeric_columns and sorted(numeric_columns) != sorted(recorded):
-            raise self._conflict(
-                "--numeric_columns",
-                _names(numeric_columns),
-                f"--numeric_columns {_names(recorded)}",
-            )
-        recorded_label = self.label_column()
-        if label is not None and label != recorded_label:
-            raise self._conflict("--label", label, f"--label {recorded_label}")
-        return recorded, recorded_label
-
-    def libfm_arguments(
-        self,
-        feature_index: Optional[str] = None,
-        field_ranges: Optional[str] = None,
-        numeric_fields: Sequence[str] = (),
-        label_map: Optional[Dict[str, int]] = None,
-    ) -> Dict[str, Any]:
-        """The keyword arguments of `libfm_plan` (but split and options) of the source."""
-        recorded_ranges = self.options.get("field_ranges")
-        recorded_index = self.options.get("feature_index")
-        if recorded_ranges is not None:
-            if feature_index is not None:
-                raise self._conflict(
-                    "--feature_index",
-                    feature_index,
-                    f"--field_ranges {recorded_ranges}",
-                )
-            if field_ranges is not None and "".join(field_ranges.split()) != "".join(
-                recorded_ranges.split()
-            ):
-                raise self._conflict(
-                    "--field_ranges", field_ranges, f"--field_ranges {recorded_ranges}"
-                )
-            field_ranges = recorded_ranges
-        else:
-            if recorded_index is None:
-                raise PreparationError(
-                    f"{self.what}: its metadata records no libFM fields"
-                )
-            if field_ranges is not None:
-                raise self._conflict(
-                    "--field_ranges", field_ranges, f"--feature_index {recorded_index}"
-                )
-            feature_index = self._feature_index(feature_index, recorded_index)
-        recorded_numeric = list(self.options.get("numeric_fields") or [])
-        if numeric_fields and sorted(numeric_fields) != sorted(recorded_numeric):
-            raise self._conflict(
-                "--numeric_fields",
-                _names(numeric_fields),
-                f"--numeric_fields {_names(recorded_numeric)}",
-            )
-        recorded_map = self.options.get("label_map") or dict(_DEFAULT_LABEL_MAP)
-        if label_map is not None and label_map != recorded_map:
-            shown = ",".join(f"{k}:{v}" for k, v in recorded_map.items())
-            given = ",".join(f"{k}:{v}" for k, v in label_map.items())
-            raise self._conflict("--label_map", given, f"--label_map {shown}")
-        return {
-            "feature_index": feature_index,
-            "field_ranges": field_ranges,
-            "numeric_fields": recorded_numeric,
-            "label_map": recorded_map,
-        }
-
-    def _feature_index(self, given: Optional[str], recorded: str) -> str:
-        """The feature-index map: ``given`` or the recorded one, checked to be the same file."""
-        described = self.metadata.source.get("feature_index") or {}
-        recorded = described.get("path") or recorded  # absolute
-        path = given if given is not None else recorded
-        if not os.path.isfile(path):
-            raise PreparationError(
-                f"{self.what}: prepared with the feature-index map {recorded}, which is "
-                f"gone; give its copy with --feature_index"
-            )
-        sha256, size = described.get("sha256"), described.get("size")
-        if (sha256 is not None and sha256_of(path) != sha256) or (
-            sha256 is None and size is not None and os.path.getsize(path) != size
-        ):
-            raise PreparationError(
-                f"--feature_index {path}: not the feature-index map {self.what} was "
-                f"prepared with ({recorded}: another size or sha256)"
-            )
-        return path
-
-    def csv_schema(self, given: Optional[TableSchema]) -> TableSchema:
-        """
-        The schema of the raw files: ``given`` (its separator, header and dropped
-        columns may differ from the source's; its label, label map, columns and
-        transforms may not), else the one recorded in the source's metadata.
-        """
-        raw = self.options.get("table_schema")
-        recorded = None
-        if raw is not None:
-            recorded = TableSchema.from_dict(
-                raw, where=f"{self.what}: the recorded schema"
-            )
-            recorded.path = None
-        if given is None:
-            if recorded is None:
-                raise PreparationError(
-                    f"{self.what}: its metadata does not record the schema; give --schema"
-                )
-            return recorded
-        if recorded is not None:
-            mine, theirs = self._schema_encoding(given), self._schema_encoding(recorded)
-            for key in mine:
-                if mine[key] != theirs[key]:
-                    raise PreparationError(
-                        f"--schema {given.path or '(given)'} conflicts with {self.what}: "
-                        f"{key} {mine[key]} here, {theirs[key]} there; leave --schema out "
-                        f"(the recorded schema is used) or describe the same fields"
-                    )
-        return given
-
-    def _schema_encoding(self, schema: TableSchema) -> Dict[str, Any]:
-        default = (
-            self.options.get("numeric_transform") or schema.numeric_transform or "none"
-        )
-        return {
-            "label": schema.label,
-            "label_map": schema.label_map or dict(_DEFAULT_LABEL_MAP),
-            "numeric columns (transforms)": {
-                c: schema.transforms.get(c, default) for c in sorted(schema.numeric)
-            },
-            "categorical columns": sorted(schema.categorical),
-        }
 
     # The plan.
 

@@ -12,10 +12,10 @@ import pyarrow as pa
 from torchrec_dlf.preprocessing import bad_rows
 from torchrec_dlf.preprocessing.bad_rows import BadRow, show_value
 from torchrec_dlf.preprocessing.column_parsers import LABEL
-from torchrec_dlf.preprocessing.delimited_reader import check_line_endings
 from torchrec_dlf.preprocessing.errors import PreparationError
-from torchrec_dlf.preprocessing.feature_fields import FeatureFields
 from torchrec_dlf.preprocessing.raw_block import RawBlock
+from torchrec_dlf.preprocessing.sources.libfm_fields import FeatureFields
+from torchrec_dlf.preprocessing.text_files import check_line_endings
 
 DEFAULT_BLOCK_LINES = 65536
 _MAX_KNOWN_TOKENS = 1 << 22

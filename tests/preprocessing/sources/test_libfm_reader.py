@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from tests.preprocessing.helpers import write_bytes, write_text
 from torchrec_dlf.preprocessing.errors import PreparationError
-from torchrec_dlf.preprocessing.feature_fields import FieldRanges
-from torchrec_dlf.preprocessing.libfm_reader import LibFMReader
+from torchrec_dlf.preprocessing.sources.libfm_fields import FieldRanges
+from torchrec_dlf.preprocessing.sources.libfm_reader import LibFMReader
 
 FIELDS = FieldRanges("a=1-10,b=11-20,n=21")
 

@@ -13,10 +13,11 @@ from tests.preprocessing.helpers import (
     write_text,
 )
 from tests.shared_data import shared_data
-from torchrec_dlf.preprocessing.avazu import AvazuHourParser, avazu_plan
 from torchrec_dlf.preprocessing.errors import BadRowError, PreparationError
 from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions
-from torchrec_dlf.preprocessing.preparation import PreparationResult, prepare
+from torchrec_dlf.preprocessing.preparation import prepare
+from torchrec_dlf.preprocessing.preparation_result import PreparationResult
+from torchrec_dlf.preprocessing.sources.avazu import AvazuHourParser, avazu_plan
 
 
 def run(

@@ -9,13 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.preprocessing.helpers import column, read_split, vocabulary, write_text
+from tests.scripts import ROOT
 from tests.shared_data import shared_data
 from torchrec_dlf.preprocessing.errors import BadRowError, PreparationError
 from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions
-from torchrec_dlf.preprocessing.preparation import PreparationResult, prepare
-from torchrec_dlf.preprocessing.table_schema import TableSchema, csv_plan
+from torchrec_dlf.preprocessing.preparation import prepare
+from torchrec_dlf.preprocessing.preparation_result import PreparationResult
+from torchrec_dlf.preprocessing.sources.csv import csv_plan
+from torchrec_dlf.preprocessing.sources.table_schema import TableSchema
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CRITEO_SAMPLE_SCHEMA = os.path.join(ROOT, "datasets", "schemas", "criteo_sample.json")
 ALL_TRAIN = (1.0, 0.0, 0.0)
 

@@ -1,4 +1,4 @@
-"""Generic delimited files described by a schema JSON (the ``csv`` source).
+"""The schema JSON that describes a delimited file to the ``csv`` source (`csv_plan`).
 
 A schema::
 
@@ -6,7 +6,7 @@ A schema::
       "name": "criteo_sample",                 optional, the dataset name
       "separator": ",",                        one character, default ","
       "quoting": "rfc4180",                    "rfc4180" (default: "x" is x, "a,b" is
-                                               one value, see delimited_reader) or
+                                               one value, see rfc4180) or
                                                "none" (a quote is a plain character)
       "header": true,                          true: the first line names the columns;
                                                false: no header, columns in the order
@@ -28,25 +28,14 @@ mis-assignment.
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
-from torchrec_dlf.preprocessing.column_parsers import (
-    CategoricalParser,
-    ColumnParser,
-    LabelParser,
-    NumericParser,
-)
-from torchrec_dlf.preprocessing.delimited_reader import DelimitedReader
+from torchrec_dlf.preprocessing.column_parsers import DEFAULT_LABEL_MAP
 from torchrec_dlf.preprocessing.errors import PreparationError
 from torchrec_dlf.preprocessing.input_files import check_input_file
 from torchrec_dlf.preprocessing.numeric_transform import NUMERIC_TRANSFORMS
-from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions
-from torchrec_dlf.preprocessing.preparation import PreparationPlan
-from torchrec_dlf.preprocessing.record_layout import RecordLayout
 from torchrec_dlf.preprocessing.table_header import check_header
 
-DEFAULT_MIN_COUNT = 1
-DEFAULT_NUMERIC = "none"
 QUOTING = ("rfc4180", "none")
 _KEYS = {
     "name",
@@ -99,6 +88,8 @@ class TableSchema:
 
     @classmethod
     def from_dict(cls, raw: Any, where: str = "schema") -> "TableSchema":
+        """The schema of the JSON object ``raw``, checked; errors name ``where``."""
+
         def fail(message: str) -> PreparationError:
             return PreparationError(f"{where}: {message}")
 
@@ -110,15 +101,6 @@ class TableSchema:
         for key in ("label", "categorical"):
             if key not in raw:
                 raise fail(f"missing {key!r}")
-
-        def names(key: str) -> List[str]:
-            value = raw.get(key, [])
-            if not isinstance(value, list) or not all(
-                isinstance(v, str) and v for v in value
-            ):
-                raise fail(f"{key!r} must be a list of column names")
-            return value
-
         label = raw["label"]
         if not isinstance(label, str) or not label:
             raise fail("'label' must be a column name")
@@ -127,51 +109,14 @@ class TableSchema:
             isinstance(header, list) and all(isinstance(h, str) and h for h in header)
         ):
             raise fail("'header' must be true, false or a list of column names")
-        separator = raw.get("separator", ",")
-        if not isinstance(separator, str) or len(separator) != 1 or separator in "\r\n":
-            raise fail(f"'separator' must be one character, got {separator!r}")
-        quoting = raw.get("quoting", "rfc4180")
-        if quoting not in QUOTING:
-            raise fail(f"'quoting' must be one of {list(QUOTING)}, got {quoting!r}")
-        if quoting == "rfc4180" and separator == '"':
-            raise fail("the separator cannot be the quote character")
+        separator, quoting = _separator_and_quoting(raw, fail)
         numeric, categorical, drop = (
-            names("numeric"),
-            names("categorical"),
-            names("drop"),
+            _names(raw, "numeric", fail),
+            _names(raw, "categorical", fail),
+            _names(raw, "drop", fail),
         )
-        used = [label] + numeric + categorical + drop
-        twice = sorted({c for c in used if used.count(c) > 1})
-        if twice:
-            raise fail(f"columns {twice} are named more than once")
-        if not categorical:
-            raise fail("at least one categorical column is needed")
-        if header is False and drop:
-            raise fail(
-                "'drop' needs the column order, from a header or a list of names"
-            )
-        if isinstance(header, list):
-            if sorted(header) != sorted(used):
-                extra = [h for h in header if h not in used]
-                missing = [c for c in used if c not in header]
-                raise fail(
-                    f"'header' lists {extra} without a role and misses {missing}"
-                )
-        default = raw.get("numeric_transform")
-        if default is not None and default not in NUMERIC_TRANSFORMS:
-            raise fail(f"'numeric_transform' must be one of {NUMERIC_TRANSFORMS}")
-        transforms = raw.get("transforms", {})
-        if not isinstance(transforms, dict):
-            raise fail("'transforms' maps numeric columns to transforms")
-        for column, transform in transforms.items():
-            if column not in numeric:
-                raise fail(
-                    f"'transforms' names {column!r}, which is not a numeric column"
-                )
-            if transform not in NUMERIC_TRANSFORMS:
-                raise fail(
-                    f"transform of {column!r} must be one of {NUMERIC_TRANSFORMS}"
-                )
+        _check_roles(label, numeric, categorical, drop, header, fail)
+        default, transforms = _transforms(raw, numeric, fail)
         label_map = raw.get("label_map")
         if label_map is not None and (
             not isinstance(label_map, dict)
@@ -239,60 +184,72 @@ class TableSchema:
             "quoting": self.quoting,
             "header": self.header,
             "label": self.label,
-            "label_map": self.label_map or {"0": 0, "1": 1},
+            "label_map": self.label_map or dict(DEFAULT_LABEL_MAP),
             "drop": self.drop,
         }
 
 
-def csv_plan(
-    schema: TableSchema, split: SplitOptions, options: CommonOptions
-) -> PreparationPlan:
-    """
-    Any delimited file described by ``schema``. Numeric transforms: the schema's
-    per-column ``transforms``, else ``options.numeric``, else the schema's
-    ``numeric_transform``, else ``none``. Splits: random or given; all files must have
-    the same columns.
-    """
-    paths, rule = split.resolve(("random", "given"))
-    columns = schema.file_columns(paths[0])
-    for path in paths[1:]:
-        other = schema.file_columns(path)
-        if other != columns:
-            raise PreparationError(
-                f"{path}: columns in another order than in {paths[0]}: {other}"
-            )
-    default = options.numeric or schema.numeric_transform or DEFAULT_NUMERIC
-    parsers: List[ColumnParser] = [LabelParser(schema.label, schema.label_map)]
-    parsers += [
-        NumericParser(c, schema.transforms.get(c, default)) for c in schema.numeric
-    ]
-    parsers += [CategoricalParser(c) for c in schema.categorical]
-    return PreparationPlan(
-        name=options.name or schema.name or "csv",
-        source="csv",
-        readers=[
-            DelimitedReader(
-                p,
-                columns,
-                schema.separator,
-                schema.has_header_line,
-                options.block_bytes,
-                quoting=schema.quoted,
-            )
-            for p in paths
-        ],
-        layout=RecordLayout(columns, parsers),
-        split=rule,
-        vocabulary=options.vocabulary(DEFAULT_MIN_COUNT),
-        on_bad_row=options.on_bad_row,
-        checksum=options.checksum,
-        options={
-            **options.recorded(),
-            "format": "delimited",
-            **schema.describe(),
-            "table_schema": schema.to_dict(),
-        },
-        numeric_transform=default if schema.numeric else None,
-        aux_files={"schema": schema.path} if schema.path else {},
-        input_roles=split.roles,
-    )
+# The checks of `TableSchema.from_dict`, one group of keys each; ``fail`` makes the
+# error naming the schema.
+_Fail = Callable[[str], PreparationError]
+
+
+def _names(raw: Dict[str, Any], key: str, fail: _Fail) -> List[str]:
+    value = raw.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise fail(f"{key!r} must be a list of column names")
+    return value
+
+
+def _separator_and_quoting(raw: Dict[str, Any], fail: _Fail) -> Tuple[str, str]:
+    separator = raw.get("separator", ",")
+    if not isinstance(separator, str) or len(separator) != 1 or separator in "\r\n":
+        raise fail(f"'separator' must be one character, got {separator!r}")
+    quoting = raw.get("quoting", "rfc4180")
+    if quoting not in QUOTING:
+        raise fail(f"'quoting' must be one of {list(QUOTING)}, got {quoting!r}")
+    if quoting == "rfc4180" and separator == '"':
+        raise fail("the separator cannot be the quote character")
+    return separator, quoting
+
+
+def _check_roles(
+    label: str,
+    numeric: List[str],
+    categorical: List[str],
+    drop: List[str],
+    header: Union[bool, List[str]],
+    fail: _Fail,
+) -> None:
+    """Every column in one role, at least one categorical, and the header agrees."""
+    used = [label] + numeric + categorical + drop
+    twice = sorted({c for c in used if used.count(c) > 1})
+    if twice:
+        raise fail(f"columns {twice} are named more than once")
+    if not categorical:
+        raise fail("at least one categorical column is needed")
+    if header is False and drop:
+        raise fail("'drop' needs the column order, from a header or a list of names")
+    if isinstance(header, list):
+        if sorted(header) != sorted(used):
+            extra = [h for h in header if h not in used]
+            missing = [c for c in used if c not in header]
+            raise fail(f"'header' lists {extra} without a role and misses {missing}")
+
+
+def _transforms(
+    raw: Dict[str, Any], numeric: List[str], fail: _Fail
+) -> Tuple[Optional[str], Dict[str, str]]:
+    """The default numeric transform and the transforms per column."""
+    default = raw.get("numeric_transform")
+    if default is not None and default not in NUMERIC_TRANSFORMS:
+        raise fail(f"'numeric_transform' must be one of {NUMERIC_TRANSFORMS}")
+    transforms = raw.get("transforms", {})
+    if not isinstance(transforms, dict):
+        raise fail("'transforms' maps numeric columns to transforms")
+    for column, transform in transforms.items():
+        if column not in numeric:
+            raise fail(f"'transforms' names {column!r}, which is not a numeric column")
+        if transform not in NUMERIC_TRANSFORMS:
+            raise fail(f"transform of {column!r} must be one of {NUMERIC_TRANSFORMS}")
+    return default, transforms

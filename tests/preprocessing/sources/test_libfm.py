@@ -14,10 +14,11 @@ from tests.preprocessing.helpers import (
 )
 from tests.shared_data import shared_data
 from torchrec_dlf.preprocessing.errors import BadRowError, PreparationError
-from torchrec_dlf.preprocessing.libfm import libfm_plan, parse_label_map
 from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions
-from torchrec_dlf.preprocessing.preparation import PreparationResult, prepare
+from torchrec_dlf.preprocessing.preparation import prepare
+from torchrec_dlf.preprocessing.preparation_result import PreparationResult
 from torchrec_dlf.preprocessing.row_split import row_uniforms
+from torchrec_dlf.preprocessing.sources.libfm import libfm_plan, parse_label_map
 
 # The 16 one-hot fields of iPinYou 2997: token k of every row lies in range k (the index
 # space has one contiguous block per field; featindex.txt does not describe it).

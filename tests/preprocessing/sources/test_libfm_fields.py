@@ -5,7 +5,7 @@ import unittest
 from tests.preprocessing.helpers import write_bytes, write_text
 from tests.shared_data import shared_data
 from torchrec_dlf.preprocessing.errors import PreparationError
-from torchrec_dlf.preprocessing.feature_fields import FeatureIndexMap, FieldRanges
+from torchrec_dlf.preprocessing.sources.libfm_fields import FeatureIndexMap, FieldRanges
 
 
 class FeatureIndexMapTest(unittest.TestCase):

@@ -2,6 +2,7 @@ import gzip
 import hashlib
 import math
 import os
+import re
 import shutil
 import tempfile
 import unittest
@@ -13,12 +14,12 @@ from hypothesis import strategies as st
 
 from tests.preprocessing.helpers import column, read_split, vocabulary, write_text
 from torchrec_dlf.data.metadata import DatasetMetadata
-from torchrec_dlf.preprocessing.criteo import criteo_plan
-from torchrec_dlf.preprocessing.criteo_format import write_criteo_tsv
 from torchrec_dlf.preprocessing.errors import BadRowError, PreparationError
 from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions
-from torchrec_dlf.preprocessing.preparation import PreparationResult, prepare
+from torchrec_dlf.preprocessing.preparation import prepare
+from torchrec_dlf.preprocessing.preparation_result import PreparationResult
 from torchrec_dlf.preprocessing.row_split import row_uniforms
+from torchrec_dlf.preprocessing.sources.criteo import criteo_plan, write_criteo_tsv
 from torchrec_dlf.preprocessing.stable_hash import fnv1a_64_of
 
 ROWS = 3000
@@ -448,3 +449,37 @@ class CriteoPropertyTest(unittest.TestCase):
             self.assertEqual(
                 str(ctx.exception), f"'zz' {problem} ({path}:{bad + 1}, field {name})"
             )
+
+
+class WriteCriteoTsvTest(unittest.TestCase):
+    def test_exact_format(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "train.txt")
+            write_criteo_tsv(path, 2000, seed=3)
+            with open(path, "rb") as f:
+                data = f.read()
+            self.assertTrue(data.endswith(b"\n"))
+            self.assertNotIn(b"\r", data)
+            lines = data.decode().split("\n")[:-1]
+            self.assertEqual(len(lines), 2000)
+            fields = [line.split("\t") for line in lines]
+            self.assertTrue(all(len(f) == 40 for f in fields))
+            self.assertEqual({f[0] for f in fields}, {"0", "1"})
+            integers = [v for f in fields for v in f[1:14]]
+            self.assertTrue(all(re.fullmatch(r"-?[0-9]+|", v) for v in integers))
+            self.assertIn("", integers)
+            self.assertTrue(any(v.startswith("-") for v in integers))
+            hashes = [v for f in fields for v in f[14:]]
+            self.assertTrue(all(re.fullmatch(r"[0-9a-f]{8}|", v) for v in hashes))
+            self.assertIn("", hashes)
+
+    def test_deterministic_and_line_endings(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            a, b, c = (os.path.join(d, n) for n in "abc")
+            write_criteo_tsv(a, 300, seed=1)
+            write_criteo_tsv(b, 300, seed=1, line_ending="\r\n", final_newline=False)
+            write_criteo_tsv(c, 300, seed=2)
+            with open(a, "rb") as fa, open(b, "rb") as fb, open(c, "rb") as fc:
+                da, db, dc = fa.read(), fb.read(), fc.read()
+            self.assertEqual(da, db.replace(b"\r\n", b"\n") + b"\n")
+            self.assertNotEqual(da, dc)

@@ -1,6 +1,6 @@
 """BARS / FuxiCTR CSV splits: ``train.csv``, ``valid.csv``, ``test.csv`` with a header."""
 
-from typing import List, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from torchrec_dlf.preprocessing.column_parsers import (
     CategoricalParser,
@@ -11,9 +11,10 @@ from torchrec_dlf.preprocessing.column_parsers import (
 from torchrec_dlf.preprocessing.delimited_reader import DelimitedReader
 from torchrec_dlf.preprocessing.errors import PreparationError
 from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions
-from torchrec_dlf.preprocessing.preparation import PreparationPlan
+from torchrec_dlf.preprocessing.preparation_plan import PreparationPlan
 from torchrec_dlf.preprocessing.record_layout import RecordLayout
 from torchrec_dlf.preprocessing.table_header import read_common_header
+from torchrec_dlf.preprocessing.vocabulary_source import VocabularySource, shown_names
 
 LABEL_COLUMN = "label"
 DEFAULT_MIN_COUNT = 1
@@ -77,3 +78,23 @@ def bars_plan(
         numeric_transform=transform if numeric_columns else None,
         input_roles=split.roles,
     )
+
+
+def bars_arguments(
+    source: VocabularySource, numeric_columns: Sequence[str], label: Optional[str]
+) -> Tuple[List[str], str]:
+    """
+    The numeric columns and label column (`bars_plan`) ``source`` was prepared with;
+    ``numeric_columns`` or ``label`` given with other values are an error.
+    """
+    recorded = list(source.options.get("numeric_columns") or [])
+    if numeric_columns and sorted(numeric_columns) != sorted(recorded):
+        raise source.conflict(
+            "--numeric_columns",
+            shown_names(numeric_columns),
+            f"--numeric_columns {shown_names(recorded)}",
+        )
+    recorded_label = source.label_column()
+    if label is not None and label != recorded_label:
+        raise source.conflict("--label", label, f"--label {recorded_label}")
+    return recorded, recorded_label

@@ -22,7 +22,7 @@ from torchrec_dlf.preprocessing.column_parsers import (
 from torchrec_dlf.preprocessing.delimited_reader import DelimitedReader
 from torchrec_dlf.preprocessing.errors import PreparationError
 from torchrec_dlf.preprocessing.options import CommonOptions, SplitOptions
-from torchrec_dlf.preprocessing.preparation import PreparationPlan
+from torchrec_dlf.preprocessing.preparation_plan import PreparationPlan
 from torchrec_dlf.preprocessing.record_layout import RecordLayout
 from torchrec_dlf.preprocessing.table_header import read_common_header
 
