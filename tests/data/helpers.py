@@ -32,10 +32,14 @@ def write_indexed_dataset(
             writer.write(
                 split,
                 (idx % 2).astype(np.int8),
-                np.stack([idx + j / 10 for j in range(num_numeric)], axis=1).astype(np.float32)
+                np.stack([idx + j / 10 for j in range(num_numeric)], axis=1).astype(
+                    np.float32
+                )
                 if num_numeric
                 else np.zeros((n, 0), np.float32),
-                np.stack([(idx * (j + 1)) % vocab for j in range(num_categorical)], axis=1),
+                np.stack(
+                    [(idx * (j + 1)) % vocab for j in range(num_categorical)], axis=1
+                ),
             )
         return writer.commit({c: vocab for c in categorical}, source={"test": True})
 
@@ -45,6 +49,24 @@ def row_ids(batch) -> np.ndarray:  # pyre-ignore[2]
     return batch.dense_features[:, 0].round().long().numpy()
 
 
-def row_ids_or_none(batch, pad_label: Optional[float] = -1.0) -> np.ndarray:  # pyre-ignore
+def row_ids_or_none(
+    batch, pad_label: Optional[float] = -1.0
+) -> np.ndarray:  # pyre-ignore
     ids = row_ids(batch)
     return ids[batch.labels.numpy() != pad_label]
+
+
+def assert_same_batches(test, expected, actual) -> None:  # pyre-ignore[2]
+    """Equal numbers of batches with equal labels, dense features and KJTs."""
+    import torch
+
+    test.assertEqual(len(expected), len(actual))
+    for a, b in zip(expected, actual):
+        test.assertTrue(torch.equal(a.labels, b.labels))
+        test.assertEqual(a.labels.dtype, b.labels.dtype)
+        test.assertTrue(torch.equal(a.dense_features, b.dense_features))
+        x, y = a.sparse_features, b.sparse_features
+        test.assertEqual(x.keys(), y.keys())
+        test.assertEqual(x.stride(), y.stride())
+        for name in ("values", "lengths", "offsets"):
+            test.assertTrue(torch.equal(getattr(x, name)(), getattr(y, name)()))

@@ -6,12 +6,11 @@ import numpy as np
 import pyarrow.parquet as pq
 import torch
 
+from tests.data.helpers import assert_same_batches, row_ids, write_indexed_dataset
+from torchrec_dlf.background_iterator import close_all
 from torchrec_dlf.data.batching import PADDING_LABEL
 from torchrec_dlf.data.metadata import DatasetFormatError
-from torchrec_dlf.background_iterator import close_all
 from torchrec_dlf.data.parquet_loader import ParquetBatchLoader
-from torchrec_dlf.data.writer import PreparedDatasetWriter
-from tests.data.helpers import row_ids, write_indexed_dataset
 
 
 class ParquetBatchLoaderTest(unittest.TestCase):
@@ -20,20 +19,26 @@ class ParquetBatchLoaderTest(unittest.TestCase):
         cls._tmp = tempfile.TemporaryDirectory()
         cls.ds = os.path.join(cls._tmp.name, "ds")
         # 203 rows in row groups of 16 over several files: nothing divides evenly.
-        write_indexed_dataset(cls.ds, {"train": 200, "valid": 203}, row_group_rows=16, file_rows=64)
+        write_indexed_dataset(
+            cls.ds, {"train": 200, "valid": 203}, row_group_rows=16, file_rows=64
+        )
 
     @classmethod
     def tearDownClass(cls) -> None:
         cls._tmp.cleanup()
 
-    def _loader(self, split="train", batch=32, rank=0, world=1, **kw) -> ParquetBatchLoader:
+    def _loader(
+        self, split="train", batch=32, rank=0, world=1, **kw
+    ) -> ParquetBatchLoader:
         kw.setdefault("shuffle_buffer_rows", 40)
         return ParquetBatchLoader(self.ds, split, batch, rank, world, **kw)
 
     def test_eval_every_row_once_across_ranks_with_equal_batch_shapes(self) -> None:
         for world in (1, 2, 3):
-            loaders = [self._loader("valid", 32, r, world, mode="eval") for r in range(world)]
-            per_rank = [list(l) for l in loaders]
+            loaders = [
+                self._loader("valid", 32, r, world, mode="eval") for r in range(world)
+            ]
+            per_rank = [list(loader) for loader in loaders]
             lengths = {len(b) for b in per_rank}
             self.assertEqual(lengths, {len(loaders[0])})  # same number of batches
             for step in zip(*per_rank):  # same batch size on every rank at every step
@@ -81,9 +86,14 @@ class ParquetBatchLoaderTest(unittest.TestCase):
         self.assertEqual(kjt.stride(), 20)
         for j, key in enumerate(kjt.keys()):
             jt = kjt[key]
-            self.assertTrue(torch.equal(jt.lengths(), torch.ones(20, dtype=torch.int32)))
+            self.assertTrue(
+                torch.equal(jt.lengths(), torch.ones(20, dtype=torch.int32))
+            )
             self.assertEqual(jt.values().tolist(), table.column(key).to_pylist()[:20])
-        self.assertEqual(batch.labels.tolist(), [float(x) for x in table.column("label").to_pylist()[:20]])
+        self.assertEqual(
+            batch.labels.tolist(),
+            [float(x) for x in table.column("label").to_pylist()[:20]],
+        )
         np.testing.assert_allclose(
             batch.dense_features.numpy(),
             np.stack([table.column(c).to_numpy()[:20] for c in ("I1", "I2")], axis=1),
@@ -97,7 +107,9 @@ class ParquetBatchLoaderTest(unittest.TestCase):
         self.assertEqual(len(self._loader(batch=32, drop_last=True)), 6)
         sizes = [b.labels.numel() for b in self._loader(batch=32, drop_last=True)]
         self.assertEqual(sizes, [32] * 6)
-        self.assertEqual(len(self._loader(batch=32, rank=1, world=3)), 3)  # 66 rows each
+        self.assertEqual(
+            len(self._loader(batch=32, rank=1, world=3)), 3
+        )  # 66 rows each
 
     def test_abandoned_prefetch_thread_stops_on_close(self) -> None:
         batches = iter(self._loader(shuffle=True, prefetch_batches=2))
@@ -113,11 +125,22 @@ class ParquetBatchLoaderTest(unittest.TestCase):
         for x, y in zip(a, b):
             np.testing.assert_array_equal(x, y)
 
+    def test_loader_workers_give_identical_batches(self) -> None:
+        for kw in (dict(shuffle=True, seed=2), dict(split="valid", mode="eval")):
+            thread = list(self._loader(**kw))
+            workers = list(self._loader(loader_workers=2, **kw))
+            assert_same_batches(self, thread, workers)
+        with self.assertRaisesRegex(ValueError, "loader_workers"):
+            self._loader(loader_workers=-1)
+
     def test_more_ranks_than_rows(self) -> None:
         with tempfile.TemporaryDirectory() as d:
             ds = os.path.join(d, "tiny")
             write_indexed_dataset(ds, {"valid": 3})
-            per_rank = [list(ParquetBatchLoader(ds, "valid", 8, r, 4, mode="eval")) for r in range(4)]
+            per_rank = [
+                list(ParquetBatchLoader(ds, "valid", 8, r, 4, mode="eval"))
+                for r in range(4)
+            ]
             self.assertEqual([len(b) for b in per_rank], [1, 1, 1, 1])
             labels = [b[0].labels.tolist() for b in per_rank]
             self.assertEqual(labels[3], [PADDING_LABEL])
@@ -129,7 +152,10 @@ class ParquetBatchLoaderTest(unittest.TestCase):
             meta = write_indexed_dataset(ds, {"train": 20})
             meta.splits["train"].rows = 21
             meta.write(ds)
-            with self.assertRaisesRegex(DatasetFormatError, "20 rows in its Parquet files but its metadata says 21"):
+            with self.assertRaisesRegex(
+                DatasetFormatError,
+                "20 rows in its Parquet files but its metadata says 21",
+            ):
                 ParquetBatchLoader(ds, "train", 4)
 
     def test_bad_arguments(self) -> None:
@@ -140,13 +166,13 @@ class ParquetBatchLoaderTest(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "batch_size"):
             self._loader(batch=0)
 
-
-class ParquetBatchLoaderResumeTest(unittest.TestCase):
     def test_iterate_from_a_batch_continues_exactly(self) -> None:
         with tempfile.TemporaryDirectory() as d:
             ds = os.path.join(d, "ds")
             write_indexed_dataset(ds, {"train": 300}, row_group_rows=16)
-            loader = ParquetBatchLoader(ds, "train", 16, 1, 2, shuffle=True, seed=3, shuffle_buffer_rows=40)
+            loader = ParquetBatchLoader(
+                ds, "train", 16, 1, 2, shuffle=True, seed=3, shuffle_buffer_rows=40
+            )
             loader.set_epoch(2)
             full = [row_ids(b) for b in loader]
             for start in (0, 1, 4, len(full)):
@@ -156,42 +182,3 @@ class ParquetBatchLoaderResumeTest(unittest.TestCase):
                     np.testing.assert_array_equal(x, y)
             with self.assertRaisesRegex(ValueError, "start_batch"):
                 loader.iterate(start_batch=len(full) + 1)
-
-
-class ParquetBatchLoaderValidationTest(unittest.TestCase):
-    """Files that do not hold what the metadata says are refused, naming the file."""
-
-    def test_ids_outside_the_vocabulary(self) -> None:
-        with tempfile.TemporaryDirectory() as d:
-            meta = write_indexed_dataset(os.path.join(d, "ds"), {"train": 64}, vocab=50)
-            meta.vocab_sizes = {**meta.vocab_sizes, "C2": 20}
-            with self.assertRaisesRegex(
-                DatasetFormatError,
-                r"^.*/train/part-00000.parquet: row group 0, field C2 holds values in \[0, 30\], "
-                r"outside \[0, 19\] that its metadata allows$",
-            ):
-                ParquetBatchLoader(os.path.join(d, "ds"), "train", 8, metadata=meta)
-
-    def test_non_finite_numbers(self) -> None:
-        with tempfile.TemporaryDirectory() as d:
-            ds = os.path.join(d, "ds")
-            writer = PreparedDatasetWriter(ds, "inf", ["I1"], ["C1"], row_group_rows=4)
-            numeric = np.ones((8, 1), np.float32)
-            numeric[5] = -np.inf
-            writer.write("train", np.zeros(8), numeric, np.zeros((8, 1), int))
-            writer.commit({"C1": 1})
-            with self.assertRaisesRegex(
-                DatasetFormatError,
-                r"part-00000.parquet: row group 1, numeric field I1 holds non-finite values",
-            ):
-                ParquetBatchLoader(ds, "train", 8)
-
-    def test_corrupt_file_is_named(self) -> None:
-        with tempfile.TemporaryDirectory() as d:
-            ds = os.path.join(d, "ds")
-            write_indexed_dataset(ds, {"train": 64})
-            part = os.path.join(ds, "train", "part-00000.parquet")
-            with open(part, "r+b") as f:
-                f.truncate(os.path.getsize(part) - 100)
-            with self.assertRaisesRegex(DatasetFormatError, r"^.*/train/part-00000.parquet: not a readable Parquet file"):
-                ParquetBatchLoader(ds, "train", 8)

@@ -92,34 +92,71 @@ class ReferenceModel(nn.Module):
         return self.dlf(tokens)
 
 
+def _dense_arch(shape: ModelShape) -> nn.Module:
+    return _plain_mlp(list(shape.dense_arch), shape.num_dense, last_linear=False)
+
+
+def _over_arch(shape: ModelShape, in_features: int) -> nn.Module:
+    return _plain_mlp(list(shape.over_arch), in_features, last_linear=True)
+
+
+def _dlf_arch(shape: ModelShape, **switches: Any) -> DLFInteractionArch:
+    return DLFInteractionArch(
+        num_sparse_features=shape.num_sparse,
+        embedding_dim=shape.embedding_dim,
+        num_dense_tokens=1,
+        num_layers=shape.dlf_layers,
+        tokens_per_block=shape.dlf_tokens,
+        rank=shape.dlf_rank,
+        block_mlp_width=shape.dlf_width,
+        **switches,
+    )
+
+
+def _torchrec_models(shape: ModelShape) -> Dict[str, nn.Module]:
+    """TorchRec's dot, DCN and projection interaction archs (TorchRec installed)."""
+    from torchrec.models.dlrm import (
+        InteractionArch,
+        InteractionDCNArch,
+        InteractionProjectionArch,
+    )
+    from torchrec.modules.crossnet import LowRankCrossNet
+
+    d, f = shape.embedding_dim, shape.num_sparse
+    models: Dict[str, nn.Module] = {}
+    models["dot"] = DenseModel(
+        _dense_arch(shape),
+        InteractionArch(f),
+        _over_arch(shape, d + f + f * (f - 1) // 2),
+    )
+    models["dcn"] = DenseModel(
+        _dense_arch(shape),
+        InteractionDCNArch(
+            f, LowRankCrossNet((f + 1) * d, shape.dcn_layers, shape.dcn_rank)
+        ),
+        _over_arch(shape, (f + 1) * d),
+    )
+    branch = [(f + 1) * d, 8 * d]
+    models["projection"] = DenseModel(
+        _dense_arch(shape),
+        InteractionProjectionArch(
+            f,
+            _plain_mlp(branch[1:], branch[0], last_linear=False),
+            _plain_mlp(branch[1:], branch[0], last_linear=False),
+        ),
+        _over_arch(shape, d + 8 * 8),
+    )
+    return models
+
+
 def build_models(shape: ModelShape) -> Dict[str, nn.Module]:
     """dot, dcn, projection (TorchRec's archs, when TorchRec is installed), dlf and the
     reference DLF structure, all with the same dense arch sizes."""
-    d, f = shape.embedding_dim, shape.num_sparse
-    dense_sizes, over_sizes = list(shape.dense_arch), list(shape.over_arch)
-
-    def dense_arch() -> nn.Module:
-        return _plain_mlp(dense_sizes, shape.num_dense, last_linear=False)
-
-    def over_arch(in_features: int) -> nn.Module:
-        return _plain_mlp(over_sizes, in_features, last_linear=True)
-
-    def dlf_arch(**switches: Any) -> DLFInteractionArch:
-        return DLFInteractionArch(
-            num_sparse_features=f,
-            embedding_dim=d,
-            num_dense_tokens=1,
-            num_layers=shape.dlf_layers,
-            tokens_per_block=shape.dlf_tokens,
-            rank=shape.dlf_rank,
-            block_mlp_width=shape.dlf_width,
-            **switches,
-        )
-
-    dlf = dlf_arch()
+    dlf = _dlf_arch(shape)
     # The released code's switches (concat fusion, plain residual, linear gamma, BatchNorm in
     # the block MLPs, plain sum, unscaled output): the reference structure, in our code.
-    dlf_released = dlf_arch(
+    dlf_released = _dlf_arch(
+        shape,
         fusion="concat",
         gate=False,
         implicit_activation=False,
@@ -127,40 +164,14 @@ def build_models(shape: ModelShape) -> Dict[str, nn.Module]:
         branch_scale=False,
         scale_output=False,
     )
-    models: Dict[str, nn.Module] = {}
-    if HAS_TORCHREC:
-        from torchrec.models.dlrm import (
-            InteractionArch,
-            InteractionDCNArch,
-            InteractionProjectionArch,
-        )
-        from torchrec.modules.crossnet import LowRankCrossNet
-
-        models["dot"] = DenseModel(
-            dense_arch(), InteractionArch(f), over_arch(d + f + f * (f - 1) // 2)
-        )
-        models["dcn"] = DenseModel(
-            dense_arch(),
-            InteractionDCNArch(
-                f, LowRankCrossNet((f + 1) * d, shape.dcn_layers, shape.dcn_rank)
-            ),
-            over_arch((f + 1) * d),
-        )
-        branch = [(f + 1) * d, 8 * d]
-        models["projection"] = DenseModel(
-            dense_arch(),
-            InteractionProjectionArch(
-                f,
-                _plain_mlp(branch[1:], branch[0], last_linear=False),
-                _plain_mlp(branch[1:], branch[0], last_linear=False),
-            ),
-            over_arch(d + 8 * 8),
-        )
-    models["dlf"] = DenseModel(dense_arch(), dlf, over_arch(dlf.output_dim))
-    models["dlf_released_switches"] = DenseModel(
-        dense_arch(), dlf_released, over_arch(dlf_released.output_dim)
+    models: Dict[str, nn.Module] = _torchrec_models(shape) if HAS_TORCHREC else {}
+    models["dlf"] = DenseModel(
+        _dense_arch(shape), dlf, _over_arch(shape, dlf.output_dim)
     )
-    models["dlf_reference"] = ReferenceModel(dense_arch(), shape)
+    models["dlf_released_switches"] = DenseModel(
+        _dense_arch(shape), dlf_released, _over_arch(shape, dlf_released.output_dim)
+    )
+    models["dlf_reference"] = ReferenceModel(_dense_arch(shape), shape)
     return models
 
 

@@ -31,12 +31,30 @@ def make_batch(
         Batch: dense_features B x N, a KJT with F keys and one id per sample per key
         (lengths and offsets precomputed), labels B (float32).
     """
-    batch_size, num_features = categorical.shape
+    batch_size = categorical.shape[0]
     # KJT values are key-major: all samples of feature 0, then feature 1, ...
-    values = torch.from_numpy(
-        np.ascontiguousarray(categorical.T, dtype=np.int64).reshape(-1)
+    values = np.ascontiguousarray(categorical.T, dtype=np.int64).reshape(-1)
+    return tensor_batch(
+        torch.from_numpy(np.asarray(labels, dtype=np.float32)),
+        torch.from_numpy(np.ascontiguousarray(dense, dtype=np.float32)),
+        torch.from_numpy(values),
+        keys,
+        batch_size,
     )
-    num_ids = batch_size * num_features
+
+
+def tensor_batch(
+    labels: torch.Tensor,
+    dense: torch.Tensor,
+    values: torch.Tensor,
+    keys: List[str],
+    batch_size: int,
+) -> Batch:
+    """
+    The `Batch` of `make_batch` from its tensors: ``labels`` B float32, ``dense``
+    B x N float32 and ``values`` the B x F ids key-major (int64, F * B).
+    """
+    num_ids = batch_size * len(keys)
     sparse = KeyedJaggedTensor(
         keys=keys,
         values=values,
@@ -44,8 +62,4 @@ def make_batch(
         offsets=torch.arange(num_ids + 1, dtype=torch.int32),
         stride=batch_size,
     )
-    return Batch(
-        dense_features=torch.from_numpy(np.ascontiguousarray(dense, dtype=np.float32)),
-        sparse_features=sparse,
-        labels=torch.from_numpy(np.asarray(labels, dtype=np.float32)),
-    )
+    return Batch(dense_features=dense, sparse_features=sparse, labels=labels)

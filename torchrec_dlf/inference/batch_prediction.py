@@ -3,13 +3,14 @@
 import argparse
 import json
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 import torch.distributed as dist
+from torchrec.datasets.utils import Batch
 
 from torchrec_dlf.data.batching import PADDING_LABEL
 from torchrec_dlf.data.metadata import SPLITS, DatasetMetadata
@@ -73,20 +74,10 @@ def predict_split(
     evaluation. The directory appears only when every rank has written its part (see
     `torchrec_dlf.safe_output`), with a ``_predictions.json`` manifest.
     """
-    description = read_description(checkpoint)
     metadata = DatasetMetadata.read(dataset_dir)
-    check_vocabulary(description, metadata, checkpoint, dataset_dir)
-    sharded = build_sharded_model(
-        model_config(description),
-        metadata,
-        ctx,
-        batch_size,
-        sharding=sharding,
-        dense_precision=description.get("dense_precision", "fp32"),
-    ).model
-    load_model_weights(checkpoint, sharded)
-    sharded.eval()
-
+    sharded = load_sharded_model(
+        checkpoint, dataset_dir, metadata, ctx, batch_size, sharding
+    )
     loader = ParquetBatchLoader(
         dataset_dir,
         split,
@@ -98,35 +89,7 @@ def predict_split(
         pin_memory=ctx.device.type == "cuda",
     )
     first_row, _ = loader.row_range()
-    columns: Dict[str, list] = {name: [] for name in PREDICTION_SCHEMA.names}
-    seen = 0
-    with torch.no_grad():
-        for batch in loader:
-            batch = batch.to(ctx.device, non_blocking=True)
-            _, (_, logits, labels) = sharded(batch)
-            labels = labels.cpu().numpy()
-            real = labels != PADDING_LABEL
-            n = int(real.sum())
-            logits = logits.float().cpu().numpy()[real]
-            columns["row_index"].append(
-                np.arange(first_row + seen, first_row + seen + n)
-            )
-            columns["label"].append(labels[real].astype(np.int8))
-            columns["logit"].append(logits.astype(np.float32))
-            columns["probability"].append(
-                (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
-            )
-            seen += n
-    table = pa.Table.from_arrays(
-        [
-            pa.array(
-                np.concatenate(columns[name]) if columns[name] else np.empty(0),
-                type=field.type,
-            )
-            for name, field in zip(PREDICTION_SCHEMA.names, PREDICTION_SCHEMA)
-        ],
-        schema=PREDICTION_SCHEMA,
-    )
+    table = score_rows(sharded, loader, first_row, ctx.device)
     _publish_parts(
         table,
         output_dir,
@@ -141,7 +104,72 @@ def predict_split(
             "world_size": ctx.world_size,
         },
     )
-    return {"rows": seen, "first_row": first_row}
+    return {"rows": table.num_rows, "first_row": first_row}
+
+
+def load_sharded_model(
+    checkpoint: str,
+    dataset_dir: str,
+    metadata: DatasetMetadata,
+    ctx: DistributedContext,
+    batch_size: int,
+    sharding: str,
+) -> torch.nn.Module:
+    """The checkpoint's model, sharded over the current ranks, in eval mode."""
+    description = read_description(checkpoint)
+    check_vocabulary(description, metadata, checkpoint, dataset_dir)
+    sharded = build_sharded_model(
+        model_config(description),
+        metadata,
+        ctx,
+        batch_size,
+        sharding=sharding,
+        dense_precision=description.get("dense_precision", "fp32"),
+    ).model
+    load_model_weights(checkpoint, sharded)
+    sharded.eval()
+    return sharded
+
+
+def score_rows(
+    model: torch.nn.Module,
+    batches: Iterable[Batch],
+    first_row: int,
+    device: torch.device,
+) -> pa.Table:
+    """
+    A `PREDICTION_SCHEMA` table of the real (not padding) rows of ``batches``, the
+    i-th of them numbered ``first_row + i``.
+    """
+    columns: Dict[str, list] = {name: [] for name in PREDICTION_SCHEMA.names}
+    seen = 0
+    with torch.no_grad():
+        for batch in batches:
+            batch = batch.to(device, non_blocking=True)
+            _, (_, logits, labels) = model(batch)
+            labels = labels.cpu().numpy()
+            real = labels != PADDING_LABEL
+            n = int(real.sum())
+            logits = logits.float().cpu().numpy()[real]
+            columns["row_index"].append(
+                np.arange(first_row + seen, first_row + seen + n)
+            )
+            columns["label"].append(labels[real].astype(np.int8))
+            columns["logit"].append(logits.astype(np.float32))
+            columns["probability"].append(
+                (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+            )
+            seen += n
+    return pa.Table.from_arrays(
+        [
+            pa.array(
+                np.concatenate(columns[name]) if columns[name] else np.empty(0),
+                type=field.type,
+            )
+            for name, field in zip(PREDICTION_SCHEMA.names, PREDICTION_SCHEMA)
+        ],
+        schema=PREDICTION_SCHEMA,
+    )
 
 
 def _publish_parts(
