@@ -6,7 +6,10 @@ from torchrec.datasets.utils import Batch
 from torchrec.optim.keyed import KeyedOptimizerWrapper
 
 from torchrec_dlf import DLRM_DLF
-from torchrec_dlf.training.gradient_norms import GradientNormTracker, stream_of
+from torchrec_dlf.training.gradient_norms import (
+    GradientNormTracker,
+    dlf_stream_parameters,
+)
 from torchrec_dlf.training.train_module import DLRMTrainModule
 
 
@@ -31,7 +34,6 @@ def _setup(every: int = 1):
             dlf_block_mlp_width=8,
         )
     )
-    module.track_embedding_gradient = True
     # The branch scale starts at 0 (ReZero), which leaves the streams without gradient
     # before the first update; move it off zero so every stream has a norm to record.
     with torch.no_grad():
@@ -56,37 +58,40 @@ def _batch() -> Batch:
     )
 
 
+class DLFStreamParametersTest(unittest.TestCase):
+    def test_streams_come_from_the_dlf_arch(self) -> None:
+        module, _ = _setup()
+        want = module.model.inter_arch.stream_parameters()
+        got = dlf_stream_parameters(module)
+        self.assertEqual(list(got), ["alpha", "beta", "gamma", "fusion", "residual"])
+        for group, params in want.items():
+            self.assertEqual([id(p) for p in got[group]], [id(p) for p in params])
+
+    def test_no_dlf_arch_no_streams(self) -> None:
+        self.assertEqual(dlf_stream_parameters(torch.nn.Linear(2, 1)), {})
+
+
 class GradientNormTrackerTest(unittest.TestCase):
-    def test_stream_names(self) -> None:
-        self.assertEqual(
-            stream_of("model.inter_arch.layers.0.low_order.mlp.model.0.weight"), "alpha"
-        )
-        self.assertEqual(
-            stream_of("_dmp.module.model.inter_arch.layers.2.high_order.projection"),
-            "beta",
-        )
-        self.assertEqual(
-            stream_of("model.inter_arch.layers.1.implicit.weight"), "gamma"
-        )
-        self.assertEqual(stream_of("model.inter_arch.layers.1.fusion.query"), "fusion")
-        self.assertIsNone(stream_of("model.over_arch.model.1.weight"))
+    def test_switches_on_embedding_gradient_tracking(self) -> None:
+        module, _ = _setup()
+        self.assertTrue(module.track_embedding_gradient)
 
     def test_records_norms_before_the_update(self) -> None:
         module, tracker = _setup()
         module.train()
         module(_batch())[0].backward()
         expected = {}
-        for group in ("alpha", "beta", "gamma", "fusion", "residual"):
-            grads = [
-                p.grad
-                for n, p in module.named_parameters()
-                if stream_of(n) == group and p.grad is not None
-            ]
+        for group, params in module.model.inter_arch.stream_parameters().items():
+            grads = [p.grad for p in params if p.grad is not None]
             expected[group] = torch.sqrt(sum(g.pow(2).sum() for g in grads)).item()
+        self.assertEqual(len(expected), 5)
         tracker.step()
         for group, value in expected.items():
             self.assertAlmostEqual(tracker.history[group][0], value, places=5)
         self.assertGreater(tracker.history["embeddings"][0], 0.0)
+        self.assertEqual(
+            tracker.history["embeddings"][0], module.last_embedding_grad_norm
+        )
         self.assertEqual(tracker.history["step"], [1.0])
         summary = tracker.summary()
         self.assertAlmostEqual(summary["ratio_to_beta"]["beta"], 1.0)

@@ -10,7 +10,13 @@ from tests.training.test_distributed import CONFIG, MODEL, _metadata
 from torchrec_dlf.data.synthetic import SyntheticTeacher
 from torchrec_dlf.training.distributed import DistributedContext
 from torchrec_dlf.training.model_factory import build_train_model, count_parameters
-from torchrec_dlf.training.sharded_model import EBC_PATH, build_sharded_model
+from torchrec_dlf.training.sharded_model import (
+    EBC_PATH,
+    build_sharded_model,
+    build_training_model,
+)
+from torchrec_dlf.training.train_config import TrainConfig
+from torchrec_dlf.user_errors import ConfigError
 
 
 def _build(rank: int, world: int, max_rows: int) -> Dict[str, object]:
@@ -47,6 +53,16 @@ class BuildShardedModelTest(unittest.TestCase):
                     kind, "data_parallel" if table in small else "table_wise"
                 )
             self.assertTrue(r["wraps"])
+
+
+class BuildTrainingModelTest(unittest.TestCase):
+    def test_unknown_l2_mode_is_refused_before_building(self) -> None:
+        ctx = DistributedContext(0, 1, 0, 1, torch.device("cpu"), "gloo")
+        metadata = _metadata(SyntheticTeacher(CONFIG))
+        with self.assertRaisesRegex(ConfigError, "embedding_l2_mode"):
+            build_training_model(
+                MODEL, TrainConfig(embedding_l2_mode="rows"), metadata, ctx
+            )
 
 
 if __name__ == "__main__":

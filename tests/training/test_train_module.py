@@ -96,6 +96,55 @@ class DLRMTrainModuleTest(unittest.TestCase):
             DLRMTrainModule(_model(), embedding_l2=-1.0)
 
 
+def _explicit_forward(module: DLRMTrainModule, batch: Batch):  # pyre-ignore[3]
+    """The archs called one by one, only the dense ones under autocast: what
+    `DLRMTrainModule.forward` did before it ran `DLRM.forward`."""
+    model = module.model
+    bf16 = module.dense_precision == "bf16"
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        dense = model.dense_arch(batch.dense_features)
+    sparse = model.sparse_arch(batch.sparse_features)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        logits = model.over_arch(
+            model.inter_arch(dense_features=dense, sparse_features=sparse)
+        )
+    logits = logits.squeeze(-1).float()
+    loss = module.loss_fn(logits, batch.labels.float())
+    penalty = module.embedding_l2 * sparse.square().sum(dim=(1, 2)).mean()
+    return loss + penalty, logits
+
+
+class DLRMTrainModuleNumericsTest(unittest.TestCase):
+    def test_same_loss_logits_and_gradients_as_the_archs_one_by_one(self) -> None:
+        for precision in ("fp32", "bf16"):
+            module = DLRMTrainModule(
+                _model(DLRM_DLF), embedding_l2=0.1, dense_precision=precision
+            )
+            loss, (_, logits, _) = module(_batch())
+            loss.backward()
+            grads = {n: p.grad.clone() for n, p in module.named_parameters()}
+            module.zero_grad()
+            want_loss, want_logits = _explicit_forward(module, _batch())
+            want_loss.backward()
+            self.assertTrue(torch.equal(loss, want_loss), precision)
+            self.assertTrue(torch.equal(logits, want_logits), precision)
+            for name, p in module.named_parameters():
+                self.assertTrue(torch.equal(grads[name], p.grad), (precision, name))
+
+    def test_records_the_embedding_gradient_norm(self) -> None:
+        module = DLRMTrainModule(_model(DLRM_DLF))
+        module(_batch())[0].backward()
+        self.assertEqual(module.last_embedding_grad_norm, 0.0)  # tracking is off
+        module.track_embedding_gradient = True
+        module(_batch())[0].backward()
+        self.assertGreater(module.last_embedding_grad_norm, 0.0)
+
+    def test_no_hook_left_on_the_sparse_arch(self) -> None:
+        module = DLRMTrainModule(_model())
+        module(_batch())
+        self.assertEqual(len(module.model.sparse_arch._forward_hooks), 0)
+
+
 class DLRMTrainModulePrecisionTest(unittest.TestCase):
     def test_bf16_dense_compute_close_to_fp32(self) -> None:
         fp32 = DLRMTrainModule(_model(DLRM_DLF)).eval()

@@ -1,28 +1,36 @@
 """Per-stream gradient norms: the paper's gradient-imbalance claim, measured."""
 
 from collections import defaultdict
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 import torch
 from torch import nn
 from torchrec.optim.keyed import KeyedOptimizer, OptimizerWrapper
 
-# Parameter-name fragments of each DLF stream (DLFLayer's attribute names).
-STREAM_GROUPS = {
-    "alpha": ".low_order.",
-    "beta": ".high_order.",
-    "gamma": ".implicit.",
-    "fusion": ".fusion.",
-    "residual": ".residual.",
-}
+from torchrec_dlf.models.interaction_arch import DLFInteractionArch
+from torchrec_dlf.training.train_module import DLRMTrainModule
+
 EMBEDDINGS = "embeddings"
 
 
-def stream_of(name: str) -> Optional[str]:
-    for group, fragment in STREAM_GROUPS.items():
-        if fragment in name:
-            return group
-    return None
+def dlf_stream_parameters(model: nn.Module) -> Dict[str, List[nn.Parameter]]:
+    """The parameters of each DLF stream (`DLFInteractionArch.stream_parameters`) of
+    every DLF interaction arch in ``model`` (sharded or not), in module order; empty
+    for a model without one."""
+    groups: Dict[str, List[nn.Parameter]] = {}
+    for module in model.modules():
+        if isinstance(module, DLFInteractionArch):
+            for part, params in module.stream_parameters().items():
+                groups.setdefault(part, []).extend(params)
+    return groups
+
+
+def _norm(params: List[nn.Parameter]) -> float:
+    """The L2 norm of the gradients ``params`` hold (0.0 when none has one)."""
+    squares = [
+        p.grad.detach().float().pow(2).sum() for p in params if p.grad is not None
+    ]
+    return torch.stack(squares).sum().sqrt().item() if squares else 0.0
 
 
 class GradientNormTracker(OptimizerWrapper):
@@ -36,8 +44,9 @@ class GradientNormTracker(OptimizerWrapper):
 
     Args:
         optimizer (KeyedOptimizer): the optimizer the pipeline steps.
-        model (nn.Module): the (sharded) model, to find the parameters by name.
-        train_module (nn.Module): the `DLRMTrainModule` inside it.
+        model (nn.Module): the (sharded) model, searched for `DLFInteractionArch`s.
+        train_module (DLRMTrainModule): the train module inside it; its embedding
+            gradient tracking is switched on.
         every_n_steps (int): record every N steps.
     """
 
@@ -45,17 +54,14 @@ class GradientNormTracker(OptimizerWrapper):
         self,
         optimizer: KeyedOptimizer,
         model: nn.Module,
-        train_module: nn.Module,
+        train_module: DLRMTrainModule,
         every_n_steps: int = 1,
     ) -> None:
         super().__init__(optimizer)
         self._every = max(1, every_n_steps)
         self._train_module = train_module
-        self._groups: Dict[str, List[torch.Tensor]] = defaultdict(list)
-        for name, param in model.named_parameters():
-            group = stream_of(name)
-            if group is not None and param.requires_grad:
-                self._groups[group].append(param)
+        train_module.track_embedding_gradient = True
+        self._groups = dlf_stream_parameters(model)
         self._step = 0
         self.history: Dict[str, List[float]] = defaultdict(list)
 
@@ -64,16 +70,8 @@ class GradientNormTracker(OptimizerWrapper):
         if self._step % self._every == 0:
             self.history["step"].append(float(self._step))
             for group, params in self._groups.items():
-                squares = [
-                    p.grad.detach().float().pow(2).sum()
-                    for p in params
-                    if p.grad is not None
-                ]
-                norm = torch.stack(squares).sum().sqrt().item() if squares else 0.0
-                self.history[group].append(norm)
-            self.history[EMBEDDINGS].append(
-                float(getattr(self._train_module, "last_embedding_grad_norm", 0.0))
-            )
+                self.history[group].append(_norm(params))
+            self.history[EMBEDDINGS].append(self._train_module.last_embedding_grad_norm)
         super().step(closure)
 
     def summary(self) -> Dict[str, Any]:

@@ -18,6 +18,7 @@ from torchrec_dlf.training.embedding_regularization import (
     EMBEDDING_L2_MODES,
     TableWeightDecay,
 )
+from torchrec_dlf.training.train_config import TrainConfig
 from torchrec_dlf.user_errors import ConfigError
 
 EMBEDDING_OPTIMIZERS: Dict[str, Type[torch.optim.Optimizer]] = {
@@ -28,6 +29,9 @@ EMBEDDING_OPTIMIZERS: Dict[str, Type[torch.optim.Optimizer]] = {
 }
 # Parameters under this path are embedding tables (EmbeddingBagCollection's layout).
 _TABLE_PREFIX = "embedding_bag_collection.embedding_bags."
+
+# An optimizer of the combined one, named or not (`CombinedOptimizer` takes both).
+_Named = Union[KeyedOptimizer, Tuple[str, KeyedOptimizer]]
 
 DENSE_OPTIMIZERS: Dict[str, Type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam,
@@ -72,6 +76,106 @@ def apply_embedding_optimizer(
     )
 
 
+def _check_optimizer_names(
+    dense_optimizer: str, embedding_l2_mode: str, replicated_name: str
+) -> None:
+    if dense_optimizer not in DENSE_OPTIMIZERS:
+        raise ConfigError(
+            f"dense optimizer must be one of {sorted(DENSE_OPTIMIZERS)}, got {dense_optimizer!r}"
+        )
+    if embedding_l2_mode not in EMBEDDING_L2_MODES:
+        raise ConfigError(
+            f"embedding l2 mode must be one of {EMBEDDING_L2_MODES}, got {embedding_l2_mode!r}"
+        )
+    if replicated_name not in EMBEDDING_OPTIMIZERS:
+        raise ConfigError(
+            f"embedding optimizer must be one of {sorted(EMBEDDING_OPTIMIZERS)}, got "
+            f"{replicated_name!r}"
+        )
+
+
+def _unfused_parameters(
+    model: DistributedModelParallel,
+) -> Tuple[Dict[str, torch.Tensor], Dict[str, torch.Tensor]]:
+    """The trainable parameters the fused optimizer does not own: the dense ones and
+    the replicated (data_parallel) tables, by name."""
+    fused = model.fused_optimizer
+    dense: Dict[str, torch.Tensor] = {}
+    replicated_tables: Dict[str, torch.Tensor] = {}
+    for name, param in model.named_parameters():
+        if name in fused.params or not param.requires_grad:
+            continue
+        if hasattr(param, "_in_backward_optimizers") or param.numel() == 0:
+            continue  # a table (or the placeholder of one) the fused optimizer owns
+        if _TABLE_PREFIX in name:
+            replicated_tables[name] = param
+        else:
+            dense[name] = param
+    return dense, replicated_tables
+
+
+def _dense_optimizer(
+    dense: Dict[str, torch.Tensor],
+    name: str,
+    learning_rate: float,
+    gradient_clip_norm: float,
+) -> KeyedOptimizer:
+    dense_cls = DENSE_OPTIMIZERS[name]
+    optimizer: KeyedOptimizer = KeyedOptimizerWrapper(
+        dense, lambda params: dense_cls(params, lr=learning_rate)
+    )
+    if gradient_clip_norm > 0:
+        optimizer = GradientClippingOptimizer(
+            optimizer,
+            clipping=GradientClipping.NORM,
+            max_gradient=gradient_clip_norm,
+        )
+    return optimizer
+
+
+def _replicated_table_optimizers(
+    tables: Dict[str, torch.Tensor],
+    name: str,
+    learning_rate: float,
+    embedding_l2_mode: str,
+    embedding_l2: float,
+    embedding_decay_every: int,
+) -> List[_Named]:
+    """Their whole-table L2 (stepped first: ``table`` mode adds to the gradient),
+    then their optimizer."""
+    optimizers: List[_Named] = []
+    if embedding_l2_mode != "lookup" and embedding_l2 > 0:
+        coupled = embedding_l2_mode == "table"
+        decay = TableWeightDecay(
+            tables if coupled else {},
+            {} if coupled else tables,
+            l2=embedding_l2,
+            lr=learning_rate,
+            every_n_steps=embedding_decay_every,
+        )
+        optimizers.append(("replicated_table_l2", decay))
+    table_cls = EMBEDDING_OPTIMIZERS[name]
+    optimizers.append(
+        KeyedOptimizerWrapper(
+            tables, lambda params: table_cls(params, lr=learning_rate)
+        )
+    )
+    return optimizers
+
+
+def _fused_table_decay(
+    fused: KeyedOptimizer, l2: float, learning_rate: float, every_n_steps: int
+) -> List[_Named]:
+    """The trainer-side whole-table decay of the fused tables (if there are any)."""
+    tables = {k: v for k, v in fused.params.items() if _TABLE_PREFIX in k}
+    if not tables:
+        return []
+    decay = TableWeightDecay(
+        {}, tables, l2=l2, lr=learning_rate, every_n_steps=every_n_steps
+    )
+    return [("fused_table_decay", decay)]
+
+
 def build_optimizer(
     model: DistributedModelParallel,
     dense_optimizer: str,
@@ -99,85 +203,50 @@ def build_optimizer(
     * the whole-table decay of the fused tables (``table``/``decoupled`` modes), unless
       FBGEMM does it (``fused_decay_in_kernel``).
     """
-    if dense_optimizer not in DENSE_OPTIMIZERS:
-        raise ConfigError(
-            f"dense optimizer must be one of {sorted(DENSE_OPTIMIZERS)}, got {dense_optimizer!r}"
-        )
-    if embedding_l2_mode not in EMBEDDING_L2_MODES:
-        raise ConfigError(
-            f"embedding l2 mode must be one of {EMBEDDING_L2_MODES}, got {embedding_l2_mode!r}"
-        )
     replicated_name = replicated_embedding_optimizer or embedding_optimizer
-    if replicated_name not in EMBEDDING_OPTIMIZERS:
-        raise ConfigError(
-            f"embedding optimizer must be one of {sorted(EMBEDDING_OPTIMIZERS)}, got "
-            f"{replicated_name!r}"
-        )
-    replicated_lr = (
-        embedding_learning_rate
-        if replicated_embedding_learning_rate is None
-        else replicated_embedding_learning_rate
-    )
+    _check_optimizer_names(dense_optimizer, embedding_l2_mode, replicated_name)
+    replicated_lr = replicated_embedding_learning_rate
+    if replicated_lr is None:
+        replicated_lr = embedding_learning_rate
     fused = model.fused_optimizer
-    dense: Dict[str, torch.Tensor] = {}
-    replicated_tables: Dict[str, torch.Tensor] = {}
-    for name, param in model.named_parameters():
-        if name in fused.params or not param.requires_grad:
-            continue
-        if hasattr(param, "_in_backward_optimizers") or param.numel() == 0:
-            continue  # a table (or the placeholder of one) the fused optimizer owns
-        if _TABLE_PREFIX in name:
-            replicated_tables[name] = param
-        else:
-            dense[name] = param
-    optimizers: List[Union[KeyedOptimizer, Tuple[str, KeyedOptimizer]]] = [fused]
+    dense, replicated_tables = _unfused_parameters(model)
+    optimizers: List[_Named] = [fused]
     if dense:
-        dense_cls = DENSE_OPTIMIZERS[dense_optimizer]
-        dense_opt: KeyedOptimizer = KeyedOptimizerWrapper(
-            dense, lambda params: dense_cls(params, lr=learning_rate)
+        optimizers.append(
+            _dense_optimizer(dense, dense_optimizer, learning_rate, gradient_clip_norm)
         )
-        if gradient_clip_norm > 0:
-            dense_opt = GradientClippingOptimizer(
-                dense_opt,
-                clipping=GradientClipping.NORM,
-                max_gradient=gradient_clip_norm,
-            )
-        optimizers.append(dense_opt)
-    whole_table = embedding_l2_mode != "lookup" and embedding_l2 > 0
     if replicated_tables:
-        if whole_table:
-            coupled = embedding_l2_mode == "table"
-            optimizers.append(
-                (
-                    "replicated_table_l2",
-                    TableWeightDecay(
-                        replicated_tables if coupled else {},
-                        {} if coupled else replicated_tables,
-                        l2=embedding_l2,
-                        lr=replicated_lr,
-                        every_n_steps=embedding_decay_every,
-                    ),
-                )
-            )
-        table_cls = EMBEDDING_OPTIMIZERS[replicated_name]
-        optimizers.append(
-            KeyedOptimizerWrapper(
-                replicated_tables,
-                lambda params: table_cls(params, lr=replicated_lr),
-            )
+        optimizers += _replicated_table_optimizers(
+            replicated_tables,
+            replicated_name,
+            replicated_lr,
+            embedding_l2_mode,
+            embedding_l2,
+            embedding_decay_every,
         )
-    fused_tables = {k: v for k, v in fused.params.items() if _TABLE_PREFIX in k}
-    if whole_table and fused_tables and not fused_decay_in_kernel:
-        optimizers.append(
-            (
-                "fused_table_decay",
-                TableWeightDecay(
-                    {},
-                    fused_tables,
-                    l2=embedding_l2,
-                    lr=embedding_learning_rate,
-                    every_n_steps=embedding_decay_every,
-                ),
-            )
+    whole_table = embedding_l2_mode != "lookup" and embedding_l2 > 0
+    if whole_table and not fused_decay_in_kernel:
+        optimizers += _fused_table_decay(
+            fused, embedding_l2, embedding_learning_rate, embedding_decay_every
         )
     return CombinedOptimizer(optimizers)
+
+
+def build_train_optimizer(
+    model: DistributedModelParallel, config: TrainConfig
+) -> CombinedOptimizer:
+    """`build_optimizer` with a training job's settings."""
+    return build_optimizer(
+        model,
+        config.dense_optimizer,
+        config.learning_rate,
+        config.embedding_optimizer,
+        config.embedding_learning_rate,
+        config.gradient_clip_norm,
+        replicated_embedding_optimizer=config.data_parallel_embedding_optimizer,
+        replicated_embedding_learning_rate=config.data_parallel_embedding_learning_rate,
+        embedding_l2_mode=config.embedding_l2_mode,
+        embedding_l2=config.embedding_l2,
+        embedding_decay_every=config.embedding_decay_every,
+        fused_decay_in_kernel=config.fused_decay_in_kernel,
+    )

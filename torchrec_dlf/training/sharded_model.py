@@ -9,6 +9,10 @@ from torchrec.models.dlrm import DLRMTrain
 
 from torchrec_dlf.data.metadata import DatasetMetadata
 from torchrec_dlf.training.distributed import DistributedContext
+from torchrec_dlf.training.embedding_regularization import (
+    EMBEDDING_L2_MODES,
+    fbgemm_decay_kwargs,
+)
 from torchrec_dlf.training.model_factory import (
     ModelConfig,
     build_train_model,
@@ -17,6 +21,8 @@ from torchrec_dlf.training.model_factory import (
 from torchrec_dlf.training.optimizers import apply_embedding_optimizer
 from torchrec_dlf.training.parallel import shard_model
 from torchrec_dlf.training.sharding import build_sharding_plan, replicated_table_names
+from torchrec_dlf.training.train_config import TrainConfig
+from torchrec_dlf.user_errors import ConfigError
 
 # Where the EmbeddingBagCollection sits inside the train module (DLRMTrain layout).
 EBC_PATH = "model.sparse_arch.embedding_bag_collection"
@@ -94,3 +100,41 @@ def build_sharded_model(
     )
     model = shard_model(train_model, plan, ctx.device)
     return ShardedModel(model, train_model, plan, replicated, counts)
+
+
+def build_training_model(
+    model_config: ModelConfig,
+    config: TrainConfig,
+    metadata: DatasetMetadata,
+    ctx: DistributedContext,
+) -> ShardedModel:
+    """`build_sharded_model` with a training job's settings: its tables' optimizer
+    (with FBGEMM's own decay when ``config.fused_decay_in_kernel``), sharding and the
+    train module's L2 penalty and dense precision."""
+    if config.embedding_l2_mode not in EMBEDDING_L2_MODES:
+        raise ConfigError(
+            f"embedding_l2_mode must be one of {EMBEDDING_L2_MODES}, got "
+            f"{config.embedding_l2_mode!r}"
+        )
+    fused_kwargs = None
+    if config.fused_decay_in_kernel:
+        fused_kwargs = fbgemm_decay_kwargs(
+            config.embedding_l2_mode,
+            config.embedding_l2,
+            config.embedding_optimizer,
+            ctx.device,
+        )
+    return build_sharded_model(
+        model_config,
+        metadata,
+        ctx,
+        config.batch_size,
+        sharding=config.sharding,
+        planner_sharding_types=config.planner_sharding_types,
+        data_parallel_max_rows=config.data_parallel_max_rows,
+        embedding_optimizer=config.embedding_optimizer,
+        embedding_learning_rate=config.embedding_learning_rate,
+        fused_kwargs=fused_kwargs,
+        embedding_l2=config.lookup_embedding_l2,
+        dense_precision=config.dense_precision,
+    )

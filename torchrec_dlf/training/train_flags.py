@@ -21,7 +21,7 @@ from torchrec_dlf.training.model_config import (
 )
 from torchrec_dlf.training.optimizers import DENSE_OPTIMIZERS, EMBEDDING_OPTIMIZERS
 from torchrec_dlf.training.sharding import SHARDING_CHOICES
-from torchrec_dlf.training.trainer import TrainConfig
+from torchrec_dlf.training.train_config import TrainConfig
 from torchrec_dlf.user_errors import CommandLineParser
 
 
