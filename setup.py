@@ -1,5 +1,18 @@
 from setuptools import find_packages, setup
 
+# Modules with a `main(argv=None) -> int`, each run as `python -m torchrec_dlf.<name>`.
+ENTRY_POINTS = [
+    "train",
+    "predict",
+    "export",
+    "prepare",
+    "experiment",
+    "main_job",
+    "bench_data",
+    "bench_embeddings",
+    "bench_model",
+]
+
 setup(
     name="torchrec_dlf",
     version="0.1.0",
@@ -21,4 +34,12 @@ setup(
         "numpy",
     ],
     extras_require={"test": ["pytest", "hypothesis"], "bench": ["matplotlib"]},
+    # The same commands as `python -m torchrec_dlf.<name>` (launch/*.py and
+    # datasets/prepare.py are thin files over these, for TorchX and torchrun).
+    entry_points={
+        "console_scripts": [
+            f"torchrec-dlf-{name.replace('_', '-')}=torchrec_dlf.{name}:main"
+            for name in ENTRY_POINTS
+        ]
+    },
 )

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Prepares a CTR dataset for torchrec_dlf (Parquet splits + metadata.json).
+"""Prepares a CTR dataset for torchrec_dlf (Parquet splits + metadata.json); the same
+command as ``python -m torchrec_dlf.prepare`` and ``torchrec-dlf-prepare``.
 
 One subcommand per source, all writing the same layout::
 
@@ -18,12 +19,9 @@ stderr naming the file, line and field, or the flag); 143 when stopped by SIGTER
 temporaries are removed, the output is left as it was).
 """
 
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from torchrec_dlf.preprocessing.cli import main  # noqa: E402
+from torchrec_dlf.prepare import main
 
 if __name__ == "__main__":
     sys.exit(main())

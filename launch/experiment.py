@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Runs an experiment: models x seeds through launch/train.py on one prepared dataset,
-then one results table (JSON + Markdown) with mean ± std per model and the gradient-balance
-diagnostic. Finished runs are kept, so an interrupted experiment continues.
+"""Runs an experiment (``python -m torchrec_dlf.experiment`` as a script path): models x
+seeds on one prepared dataset, then one results table (JSON + Markdown) with mean ± std
+per model and the gradient-balance diagnostic. Finished runs are kept, so an interrupted
+experiment continues.
 
     python launch/experiment.py experiments/frappe_x1.json --output_dir results/experiments/frappe_x1
     python launch/experiment.py experiments/frappe_x1.json --models dlf,dcn --seeds 2021 \\
@@ -11,65 +12,9 @@ The spec file names the dataset, models, seeds, common train.py flags and per-mo
 flags (see experiments/*.json); flags after ``--`` are added to every run.
 """
 
-import argparse
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from torchrec_dlf.experiments.gradient_plot import plot_gradient_norms  # noqa: E402
-from torchrec_dlf.experiments.runner import (  # noqa: E402
-    ExperimentSpec,
-    run_grid,
-    run_name,
-    summarize,
-    write_outputs,
-)
-
-
-def main() -> int:
-    argv = sys.argv[1:]
-    extra = []
-    if "--" in argv:
-        cut = argv.index("--")
-        argv, extra = argv[:cut], argv[cut + 1 :]
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], allow_abbrev=False
-    )
-    p.add_argument("spec", help="experiment spec (JSON)")
-    p.add_argument("--output_dir", required=True)
-    p.add_argument("--models", default=None, help="subset of the spec's models")
-    p.add_argument("--seeds", default=None, help="override the spec's seeds")
-    p.add_argument("--dataset_dir", default=None, help="override the spec's dataset")
-    p.add_argument(
-        "--report_only",
-        action="store_true",
-        help="run nothing: tabulate the runs finished so far",
-    )
-    args = p.parse_args(argv)
-    spec = ExperimentSpec.load(args.spec)
-    if args.models:
-        spec.models = args.models.split(",")
-    if args.seeds:
-        spec.seeds = [int(s) for s in args.seeds.split(",")]
-    if args.dataset_dir:
-        spec.dataset_dir = args.dataset_dir
-    runs = run_grid(spec, args.output_dir, extra, run_missing=not args.report_only)
-    summary = summarize(spec, runs)
-    paths = write_outputs(summary, spec, args.output_dir)
-    compare = [
-        run_name(m, spec.seeds[0]) for m in ("dlf", "dlf_concat") if m in spec.models
-    ]
-    plot = os.path.join(args.output_dir, "gradient_norms.png")
-    if compare and plot_gradient_norms(
-        os.path.join(args.output_dir, "runs"), compare, plot
-    ):
-        print(f"[experiment] gradient norms plotted: {plot}")
-    with open(paths["md"]) as f:
-        print(f.read())
-    print(f"[experiment] results: {paths['json']} and {paths['md']}")
-    return 0
-
+from torchrec_dlf.experiment import main
 
 if __name__ == "__main__":
     sys.exit(main())

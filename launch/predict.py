@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Batch prediction from a checkpoint, on any number of ranks (plain python, torchrun or
-TorchX), writing Parquet with the row index and the predicted probability.
+"""Batch prediction from a checkpoint (``python -m torchrec_dlf.predict`` as a script
+path, for TorchX and torchrun), writing Parquet with the row index and the predicted
+probability.
 
     python launch/predict.py --checkpoint results/ckpt/best --dataset_dir data/frappe \\
         --split test --output results/predictions/test
@@ -9,12 +10,9 @@ TorchX), writing Parquet with the row index and the predicted probability.
 Raw files are scored after preparing them with the training data's vocabulary.
 """
 
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from torchrec_dlf.inference.batch_prediction import run  # noqa: E402
+from torchrec_dlf.predict import main
 
 if __name__ == "__main__":
-    sys.exit(run())
+    sys.exit(main())

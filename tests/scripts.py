@@ -1,4 +1,5 @@
-"""Runs the project's entry points (launch/*.py, datasets/*.py, torchx) as a user would."""
+"""Runs the project's entry points (``python -m torchrec_dlf.<name>``, launch/*.py,
+datasets/*.py, torchx) as a user would."""
 
 import os
 import subprocess
@@ -23,6 +24,23 @@ def run_script(argv: List[str], timeout: float = 600) -> subprocess.CompletedPro
         argv,
         cwd=ROOT,
         env=script_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def run_module(
+    module: str, argv: List[str], cwd: str = ROOT, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    """``python -m module argv`` in ``cwd``, with the installed package only: no
+    ``PYTHONPATH``, so a ``cwd`` outside the checkout shows the install is enough."""
+    env = script_env()
+    env.pop("PYTHONPATH", None)
+    return subprocess.run(
+        [sys.executable, "-m", module, *argv],
+        cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
         timeout=timeout,

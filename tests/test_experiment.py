@@ -1,15 +1,27 @@
-"""A tiny configuration of the experiment runner (1 seed, a few steps), end to end."""
+"""A tiny configuration of the experiment runner (1 seed, a few steps), end to end, and
+the command of each run."""
 
 import json
 import os
+import sys
 import tempfile
 import unittest
 
 import pytest
 
-from tests.scripts import run_script
+from tests.scripts import ROOT, run_module, run_script
 from torchrec_dlf.data.synthetic import SyntheticConfig, generate
-from torchrec_dlf.experiments.runner import MODELS, ExperimentSpec, stream_imbalance
+from torchrec_dlf.experiments import model_specs
+from torchrec_dlf.experiments.runner import (
+    DLF_FAMILY,
+    MODELS,
+    ExperimentSpec,
+    stream_imbalance,
+    train_command,
+)
+
+# How a run's command shows in the experiment's output.
+RUN_COMMAND = "-m torchrec_dlf.train --dataset_dir"
 
 SMALL = [
     "--embedding_dim",
@@ -69,16 +81,11 @@ class ExperimentRunnerTest(unittest.TestCase):
             with open(spec_path, "w") as f:
                 json.dump(spec, f)
             out = os.path.join(d, "out")
-            done = run_script(
-                [
-                    "launch/experiment.py",
-                    spec_path,
-                    "--output_dir",
-                    out,
-                    "--",
-                    "--gradient_norm_every",
-                    "1",
-                ],
+            # The installed module, from a directory outside the checkout.
+            done = run_module(
+                "torchrec_dlf.experiment",
+                [spec_path, "--output_dir", out, "--", "--gradient_norm_every", "1"],
+                cwd=d,
                 timeout=900,
             )
             self.assertEqual(
@@ -181,7 +188,7 @@ class ExperimentRunnerTest(unittest.TestCase):
             self.assertEqual(
                 report.returncode, 0, report.stdout[-2000:] + report.stderr[-2000:]
             )
-            self.assertNotIn("launch/train.py --dataset_dir", report.stdout)
+            self.assertNotIn(RUN_COMMAND, report.stdout)
             self.assertIn("| dot seed 3 |", report.stdout)
             self.assertNotIn("| dcn seed 3 |", report.stdout)
             self.assertIn("| dot | 1 |", report.stdout)
@@ -195,9 +202,8 @@ class ExperimentRunnerTest(unittest.TestCase):
             )
             self.assertIn("[experiment] dcn-seed3 (continuing)", done.stdout)
             self.assertIn("[experiment] dot-seed3: test AUC", done.stdout)
-            self.assertNotIn(
-                "launch/train.py --dataset_dir", done.stdout.split("dcn-seed3")[0]
-            )
+            self.assertIn(RUN_COMMAND, done.stdout)
+            self.assertNotIn(RUN_COMMAND, done.stdout.split("dcn-seed3")[0])
             self.assertEqual(os.path.getmtime(dot_metrics), dot_mtime)  # not rerun
             with open(os.path.join(out, "runs", "dcn-seed3", "run.json")) as f:
                 record = json.load(f)
@@ -280,6 +286,31 @@ class ExperimentSpecTest(unittest.TestCase):
                 "4",
             ],
         )
+
+
+class TrainCommandTest(unittest.TestCase):
+    def test_a_run_is_the_installed_training_module(self) -> None:
+        spec = ExperimentSpec(
+            name="x", dataset_dir="data", models=["dcn"], seeds=[5], common=["--a"]
+        )
+        cmd = train_command(spec, "dcn", 5, "out/runs", ["--b"], python="py")
+        self.assertEqual(
+            cmd[:5], ["py", "-m", "torchrec_dlf.train", "--dataset_dir", "data"]
+        )
+        self.assertEqual(cmd[5:9], ["--a", "--interaction_type", "dcn", "--b"])
+        self.assertEqual(cmd[cmd.index("--seed") + 1], "5")
+        self.assertEqual(cmd[cmd.index("--run_name") + 1], "dcn-seed5")
+        self.assertEqual(
+            cmd[cmd.index("--checkpoint_dir") + 1],
+            os.path.join("out/runs", "dcn-seed5", "checkpoints"),
+        )
+        self.assertEqual(train_command(spec, "dcn", 5, "r", [])[0], sys.executable)
+        self.assertFalse([c for c in cmd if ROOT in c or c.endswith(".py")], cmd)
+
+    def test_model_specs_are_the_runners(self) -> None:
+        self.assertIs(MODELS, model_specs.MODELS)
+        self.assertIs(DLF_FAMILY, model_specs.DLF_FAMILY)
+        self.assertEqual(DLF_FAMILY, {m for m in MODELS if m.startswith("dlf")})
 
 
 class StreamImbalanceTest(unittest.TestCase):

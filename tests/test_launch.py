@@ -1,11 +1,16 @@
-"""Real TorchX launches on the local_cwd scheduler: simulated multi-node, and a rank
-killed mid-run that the job survives by restarting from its last checkpoint."""
+"""The entry points: ``python -m torchrec_dlf.<name>`` from outside the checkout, the thin
+launch/ and datasets/ files (no ``sys.path`` edits), and real TorchX launches on the
+local_cwd scheduler: simulated multi-node, and a rank killed mid-run that the job
+survives by restarting from its last checkpoint."""
 
+import ast
+import glob
 import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -13,8 +18,9 @@ from typing import List, Optional
 
 import pytest
 
-from tests.scripts import ROOT, run_script, script_env, tiny_dlf_flags
+from tests.scripts import ROOT, run_module, run_script, script_env, tiny_dlf_flags
 from torchrec_dlf.data.synthetic import SyntheticConfig, generate
+from torchrec_dlf.main_job import TRAIN_MODULE, Launch, torchx_command
 from torchrec_dlf.training.checkpoint import STATE_FILE
 
 DATA = SyntheticConfig(
@@ -50,6 +56,132 @@ def _worker_pid(marker: str, rank: int) -> Optional[int]:
         except (FileNotFoundError, ProcessLookupError, PermissionError, ValueError):
             continue
     return None
+
+
+THIN_FILES = sorted(
+    glob.glob(os.path.join(ROOT, "launch", "*.py"))
+    + glob.glob(os.path.join(ROOT, "datasets", "*.py"))
+)
+
+
+def sys_path_edits(source: str, name: str = "<source>") -> List[str]:
+    """``name:line`` of every use of ``sys.path``, ``site.addsitedir`` or
+    ``PYTHONPATH`` in ``source`` (an entry point has no reason to touch them)."""
+    found = []
+    for node in ast.walk(ast.parse(source, name)):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            if (node.value.id, node.attr) in (("sys", "path"), ("site", "addsitedir")):
+                found.append(f"{name}:{node.lineno} {node.value.id}.{node.attr}")
+        elif isinstance(node, ast.ImportFrom) and node.module in ("sys", "site"):
+            for alias in node.names:
+                if alias.name in ("path", "addsitedir"):
+                    found.append(f"{name}:{node.lineno} from {node.module} import")
+        elif isinstance(node, ast.Constant) and node.value == "PYTHONPATH":
+            found.append(f"{name}:{node.lineno} PYTHONPATH")
+    return found
+
+
+def setup_entry_points() -> List[str]:
+    """``ENTRY_POINTS`` of setup.py: the modules behind the console scripts."""
+    with open(os.path.join(ROOT, "setup.py")) as f:
+        tree = ast.parse(f.read())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and node.targets[0].id == "ENTRY_POINTS":
+            return list(ast.literal_eval(node.value))
+    raise AssertionError("setup.py has no ENTRY_POINTS")
+
+
+class EntryPointFilesTest(unittest.TestCase):
+    def test_no_file_in_launch_or_datasets_edits_sys_path(self) -> None:
+        self.assertGreaterEqual(len(THIN_FILES), 9)
+        problems = []
+        for path in THIN_FILES:
+            with open(path) as f:
+                problems += sys_path_edits(f.read(), os.path.relpath(path, ROOT))
+        self.assertEqual(problems, [])
+
+    def test_the_check_finds_an_edit(self) -> None:
+        for source in (
+            "import os, sys\nsys.path.insert(0, os.getcwd())\n",
+            "import sys\nsys.path = ['.'] + sys.path\n",
+            "from sys import path\npath.append('..')\n",
+            "import site\nsite.addsitedir('..')\n",
+            "import os\nos.environ['PYTHONPATH'] = '..'\n",
+        ):
+            self.assertTrue(sys_path_edits(source), source)
+        self.assertEqual(sys_path_edits("import sys\nsys.exit(0)\n"), [])
+
+    def test_each_file_runs_an_installed_module(self) -> None:
+        modules = set(setup_entry_points())
+        for path in THIN_FILES:
+            if os.path.basename(path) == "components.py":  # the TorchX component
+                continue
+            with open(path) as f:
+                tree = ast.parse(f.read())
+            imported = [
+                n.module
+                for n in ast.walk(tree)
+                if isinstance(n, ast.ImportFrom) and n.module
+            ]
+            entry = [m for m in imported if m.startswith("torchrec_dlf.")]
+            self.assertEqual(len(entry), 1, (path, imported))
+            self.assertIn(entry[0].split(".", 1)[1], modules, path)
+
+    def test_console_scripts_name_modules_with_a_main(self) -> None:
+        for name in setup_entry_points():
+            path = os.path.join(ROOT, "torchrec_dlf", f"{name}.py")
+            with open(path) as f:
+                tree = ast.parse(f.read())
+            functions = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+            self.assertIn("main", functions, path)
+
+
+@pytest.mark.e2e
+class InstalledModulesTest(unittest.TestCase):
+    """The installed package alone, from a directory outside the checkout."""
+
+    def test_train_help_outside_the_checkout(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            done = run_module("torchrec_dlf.train", ["--help"], cwd=d, timeout=300)
+        self.assertEqual(done.returncode, 0, done.stderr[-3000:])
+        self.assertIn("--interaction_type", done.stdout)
+        self.assertIn("usage: train.py", done.stdout)
+
+    def test_launch_files_run_from_another_directory(self) -> None:
+        with tempfile.TemporaryDirectory() as d:
+            for script, flag in (
+                ("launch/train.py", "--interaction_type"),
+                ("launch/experiment.py", "--report_only"),
+                ("datasets/prepare.py", "criteo"),
+            ):
+                env = script_env()
+                env.pop("PYTHONPATH", None)
+                done = subprocess.run(
+                    [sys.executable, os.path.join(ROOT, script), "--help"],
+                    cwd=d,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
+                )
+                self.assertEqual(done.returncode, 0, (script, done.stderr[-3000:]))
+                self.assertIn(flag, done.stdout, script)
+
+
+class MainJobCommandTest(unittest.TestCase):
+    def test_torchx_runs_the_module_or_the_launch_script(self) -> None:
+        cmd = torchx_command("1x2", ["--epochs", "1"])
+        self.assertEqual(cmd[1:7], ["run", "-s", "local_cwd", "dist.ddp", "-j", "1x2"])
+        self.assertEqual(cmd[7:], [*TRAIN_MODULE, "--", "--epochs", "1"])
+        self.assertEqual(TRAIN_MODULE, ["-m", "torchrec_dlf.train"])
+        # launch/main_job.py (`make train`): the command it has always printed.
+        launch = Launch(["--script", "launch/train.py"], scheduler=None)
+        cmd = torchx_command("1x2", ["--epochs", "1"], launch)
+        self.assertEqual(
+            cmd[1:],
+            ["run", "dist.ddp", "-j", "1x2", "--script", "launch/train.py"]
+            + ["--", "--epochs", "1"],
+        )
 
 
 @pytest.mark.e2e
