@@ -74,6 +74,16 @@ class ModelDescriptionTest(unittest.TestCase):
         meta.identity = "0" * 64
         check_dataset(old, meta, "ck", self.dir)
 
+    def test_checkpoint_with_the_old_logistic_name(self) -> None:
+        old = {**self.description["model_config"], "interaction_type": "lr"}
+        self.assertEqual(
+            config_difference(old, ModelConfig(interaction_type="logistic")), []
+        )
+        self.assertEqual(
+            config_difference(old, ModelConfig(interaction_type="dot")),
+            ["interaction_type 'logistic' -> 'dot'"],
+        )
+
     def test_model_config(self) -> None:
         saved = self.description
         check_model_config(saved, ModelConfig(), "ck")

@@ -6,7 +6,7 @@ from dataclasses import asdict, fields
 from typing import Any, Dict, List, Optional
 
 from torchrec_dlf.data.metadata import DatasetFormatError, DatasetMetadata
-from torchrec_dlf.training.model_factory import ModelConfig
+from torchrec_dlf.training.model_config import ModelConfig, canonical_interaction_type
 from torchrec_dlf.user_errors import UserError
 
 
@@ -101,6 +101,9 @@ def config_difference(saved: Dict[str, Any], config: ModelConfig) -> List[str]:
     """``name saved -> given`` for every model setting that differs."""
     given = asdict(config)
     names = [f.name for f in fields(ModelConfig)]
+    if "interaction_type" in saved:  # a checkpoint may use a deprecated name (lr)
+        kind = canonical_interaction_type(saved["interaction_type"])
+        saved = {**saved, "interaction_type": kind}
     return [
         f"{n} {saved.get(n)!r} -> {given[n]!r}"
         for n in names
