@@ -8,9 +8,23 @@ from torchrec_dlf.benchmarks.timing import time_steps
 
 
 def matmul_peak(
-    device: torch.device, dtype: torch.dtype, size: int = 2048
+    device: torch.device,
+    dtype: torch.dtype,
+    size: int = 2048,
+    step_budget_s: float = 1.0,
 ) -> Dict[str, float]:
-    """FLOP/s of a square ``size`` matrix product (the best of several)."""
+    """
+    FLOP/s of a square matrix product (the best of several), at ``size`` or, where one
+    product of that size would take longer than ``step_budget_s``, at the largest
+    halving of it that does not (a CPU without native bf16, e.g. AVX2 only, runs bf16
+    products two orders of magnitude slower than fp32; the size used is reported).
+    """
+    probe = min(size, 512)
+    a = torch.randn(probe, probe, device=device).to(dtype)
+    b = torch.randn(probe, probe, device=device).to(dtype)
+    probe_s = time_steps(lambda: torch.mm(a, b), device, warmup=1, steps=2)["min_s"]
+    while size > probe and probe_s * (size / probe) ** 3 > step_budget_s:
+        size //= 2
     a = torch.randn(size, size, device=device).to(dtype)
     b = torch.randn(size, size, device=device).to(dtype)
     t = time_steps(lambda: torch.mm(a, b), device, warmup=2, steps=6)
