@@ -3,7 +3,7 @@
 Every model gets the same batch: raw dense features (B x N) for its dense arch and the
 same pooled embeddings (B x F x D, a leaf tensor that receives gradients as the sharded
 lookup's output would). A training step is forward, BCE loss, backward and an Adam
-step of the dense parameters; an inference step is a forward in eval mode. FLOPs are
+step of the dense parameters (fused, as the trainer's); an inference step is a forward in eval mode. FLOPs are
 counted by torch's FlopCounterMode (matrix products, attention), so achieved FLOP/s can
 be set against the matrix-product peak measured in the same run.
 """
@@ -204,7 +204,8 @@ def measure_model(
         torch.randn(b, shape.num_sparse, shape.embedding_dim, device=device) * 0.1
     ).requires_grad_()
     labels = torch.randint(0, 2, (b,), device=device).float()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    # The trainer's dense optimizer: one fused kernel.
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)
 
     def train_step() -> None:
         model.train()
