@@ -5,6 +5,7 @@ import unittest
 import torch
 from torchrec.modules.embedding_configs import EmbeddingBagConfig
 from torchrec.modules.embedding_modules import EmbeddingBagCollection
+from torchrec.optim.rowwise_adagrad import RowWiseAdagrad
 
 from torchrec_dlf.training.optimizers import (
     apply_embedding_optimizer,
@@ -47,9 +48,13 @@ class SingleKernelOptionsTest(unittest.TestCase):
             torch.nn.Parameter(torch.randn(4, 3)),
             torch.nn.Parameter(torch.randn(3)),
         ]
-        self.assertEqual(single_kernel_options(params), {"fused": True})
-        self.assertEqual(single_kernel_options([]), {})
-        self.assertEqual(single_kernel_options([torch.zeros(2, dtype=torch.int64)]), {})
+        adam = torch.optim.Adam
+        self.assertEqual(single_kernel_options(adam, params), {"fused": True})
+        self.assertEqual(single_kernel_options(adam, []), {})
+        self.assertEqual(single_kernel_options(RowWiseAdagrad, params), {})
+        self.assertEqual(
+            single_kernel_options(adam, [torch.zeros(2, dtype=torch.int64)]), {}
+        )
 
     def test_fused_dense_steps_match_the_per_tensor_loop(self) -> None:
         for cls in (torch.optim.Adam, torch.optim.Adagrad, torch.optim.SGD):
@@ -59,7 +64,7 @@ class SingleKernelOptionsTest(unittest.TestCase):
             fused = [torch.nn.Parameter(t.clone()) for t in start]
             opts = (
                 cls(loop, lr=0.01),
-                cls(fused, lr=0.01, **single_kernel_options(fused)),
+                cls(fused, lr=0.01, **single_kernel_options(cls, fused)),
             )
             self.assertTrue(opts[1].defaults["fused"])
             for _ in range(5):

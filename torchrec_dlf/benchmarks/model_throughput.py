@@ -3,9 +3,10 @@
 Every model gets the same batch: raw dense features (B x N) for its dense arch and the
 same pooled embeddings (B x F x D, a leaf tensor that receives gradients as the sharded
 lookup's output would). A training step is forward, BCE loss, backward and an Adam
-step of the dense parameters (fused, as the trainer's); an inference step is a forward in eval mode. FLOPs are
-counted by torch's FlopCounterMode (matrix products, attention), so achieved FLOP/s can
-be set against the matrix-product peak measured in the same run.
+step of the dense parameters (fused, as the trainer's); an inference step is a
+forward in eval mode. FLOPs are counted by torch's FlopCounterMode (matrix products,
+attention), so achieved FLOP/s can be set against the matrix-product peak measured in
+the same run.
 """
 
 import contextlib

@@ -1,9 +1,11 @@
 """Optimizers: fused (in-backward) for the embedding tables, a keyed optimizer for the rest."""
 
+import inspect
 from typing import Any, Dict, List, Optional, Tuple, Type, Union
 
 import torch
 from torch import nn
+from torch.optim.optimizer import _get_fused_kernels_supported_devices
 from torchrec.distributed import DistributedModelParallel
 from torchrec.optim.apply_optimizer_in_backward import apply_optimizer_in_backward
 from torchrec.optim.clipping import GradientClipping, GradientClippingOptimizer
@@ -114,15 +116,18 @@ def _unfused_parameters(
     return dense, replicated_tables
 
 
-def single_kernel_options(params: List[torch.Tensor]) -> Dict[str, Any]:
+def single_kernel_options(
+    optimizer_cls: Type[torch.optim.Optimizer], params: List[torch.Tensor]
+) -> Dict[str, Any]:
     """
-    ``fused=True`` (one kernel updates every parameter) where torch has that kernel for
-    the parameters' device and dtype, else nothing. For DLF's 7.7M dense parameters on
+    ``fused=True`` (one kernel updates every parameter) where the optimizer class takes
+    it and torch has the kernel for the parameters' device and dtype, else nothing
+    (e.g. torchrec's RowWiseAdagrad). For DLF's 7.7M dense parameters on
     a 2-core CPU the step takes 9 ms against 18 ms for the per-tensor loop (a small
     share of a training step); the update is the same arithmetic up to rounding.
     """
-    from torch.optim.optimizer import _get_fused_kernels_supported_devices
-
+    if "fused" not in inspect.signature(optimizer_cls.__init__).parameters:
+        return {}
     supported = _get_fused_kernels_supported_devices()
     if params and all(
         p.device.type in supported and p.is_floating_point() for p in params
@@ -141,7 +146,7 @@ def _dense_optimizer(
     optimizer: KeyedOptimizer = KeyedOptimizerWrapper(
         dense,
         lambda params: dense_cls(
-            params, lr=learning_rate, **single_kernel_options(list(params))
+            params, lr=learning_rate, **single_kernel_options(dense_cls, list(params))
         ),
     )
     if gradient_clip_norm > 0:
@@ -179,7 +184,9 @@ def _replicated_table_optimizers(
         KeyedOptimizerWrapper(
             tables,
             lambda params: table_cls(
-                params, lr=learning_rate, **single_kernel_options(list(params))
+                params,
+                lr=learning_rate,
+                **single_kernel_options(table_cls, list(params)),
             ),
         )
     )
