@@ -84,6 +84,11 @@ class DLFConfig:
         "NAF keys carry a learned tag of the stream each token came from (what makes "
         "the fusion network-aware); off: attention sees the token values only",
     )
+    fused_attention: bool = _switch(
+        True,
+        "compute NAF for all streams and heads as one fused operation (the same "
+        "function of the same parameters); off: one attention call per stream",
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -1,13 +1,21 @@
 """NAF, Network-Aware Attention Fusion of DLF's streams (or plain concatenation)."""
 
 import math
-from typing import List
+from typing import List, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from torchrec_dlf.modules.dlf_config import DLFConfig
+from torchrec_dlf.modules.fused_stream_attention import (
+    fold_stream_attention_weights,
+    fused_stream_attention,
+)
+
+# Leaves for fx tracing (their shapes are read as ints); scripted as they are.
+torch.fx.wrap("fold_stream_attention_weights")
+torch.fx.wrap("fused_stream_attention")
 
 
 @torch.fx.wrap
@@ -89,6 +97,9 @@ class StreamAttentionBlock(nn.Module):
             self.network_embedding = nn.Parameter(
                 torch.empty(num_streams, embedding_dim)
             )
+        else:
+            # An empty placeholder keeps the attribute scriptable for the fused path.
+            self.register_buffer("network_embedding", torch.empty(0), persistent=False)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -130,9 +141,16 @@ class StreamAttentionBlock(nn.Module):
 
 class NetworkAwareAttentionFusion(nn.Module):
     """
-    NAF: one `StreamAttentionBlock` per stream, outputs concatenated along the token
-    axis in stream order. Replaces plain concatenation so that every layer fuses what
-    the low-order, high-order and implicit networks learned.
+    NAF: each stream's tokens attend to the tokens of all streams with their own
+    `StreamAttentionBlock` weights; outputs concatenated along the token axis in stream
+    order. Replaces plain concatenation so that every layer fuses what the low-order,
+    high-order and implicit networks learned.
+
+    With ``fused=True`` (the default where every stream has the same number of tokens,
+    as in a DLF layer) all streams and heads run as one operation
+    (`fused_stream_attention`): the same function of the same parameters, computed
+    without projecting every token once per stream. ``fused=False`` runs one block per
+    stream (the reference the fused path is tested against).
 
     Args:
         stream_num_tokens (List[int]): tokens of each stream, in order.
@@ -140,12 +158,17 @@ class NetworkAwareAttentionFusion(nn.Module):
         num_heads (int): attention heads; must divide D.
         dropout (float): attention dropout.
         stream_tags (bool): keys carry the stream embedding (`StreamAttentionBlock`).
+        fused (Optional[bool]): one fused operation for all streams (default: when the
+            streams have equal token counts; required for it).
 
     Example::
 
         naf = NetworkAwareAttentionFusion([16, 16, 16], embedding_dim=16)
         fused = naf([torch.rand(8, 16, 16)] * 3)  # 8 x 48 x 16
     """
+
+    fused: torch.jit.Final[bool]
+    stream_tags: torch.jit.Final[bool]
 
     def __init__(
         self,
@@ -154,9 +177,20 @@ class NetworkAwareAttentionFusion(nn.Module):
         num_heads: int = 2,
         dropout: float = 0.0,
         stream_tags: bool = True,
+        fused: Optional[bool] = None,
     ) -> None:
         super().__init__()
         num_streams = len(stream_num_tokens)
+        equal_streams = len(set(stream_num_tokens)) == 1
+        if fused and not equal_streams:
+            raise ValueError(
+                "fused NAF needs the same number of tokens in every stream, got "
+                f"{stream_num_tokens}"
+            )
+        self.fused = equal_streams if fused is None else fused
+        self.stream_tags = stream_tags
+        self._num_heads = num_heads
+        self._dropout = dropout
         self.blocks = nn.ModuleList(
             [
                 StreamAttentionBlock(
@@ -165,11 +199,14 @@ class NetworkAwareAttentionFusion(nn.Module):
                 for n in stream_num_tokens
             ]
         )
+        stream_of_token = torch.repeat_interleave(
+            torch.arange(num_streams), torch.tensor(stream_num_tokens)
+        )
+        self.register_buffer("stream_of_token", stream_of_token, persistent=False)
+        # S x n: the fused path's keys see the stream tags through this one-hot map.
         self.register_buffer(
-            "stream_of_token",
-            torch.repeat_interleave(
-                torch.arange(num_streams), torch.tensor(stream_num_tokens)
-            ),
+            "stream_one_hot",
+            F.one_hot(stream_of_token, num_streams).t().float(),
             persistent=False,
         )
 
@@ -182,10 +219,49 @@ class NetworkAwareAttentionFusion(nn.Module):
             torch.Tensor: B x (sum n_s) x D.
         """
         tokens = torch.cat(streams, dim=1)
+        if self.fused:
+            return self._fused_forward(streams, tokens)
         fused: List[torch.Tensor] = []
         for i, block in enumerate(self.blocks):
             fused.append(block(streams[i], tokens, self.stream_of_token))
         return torch.cat(fused, dim=1)
+
+    def _fused_forward(
+        self, streams: List[torch.Tensor], tokens: torch.Tensor
+    ) -> torch.Tensor:
+        query: List[torch.Tensor] = []
+        key: List[torch.Tensor] = []
+        value: List[torch.Tensor] = []
+        output: List[torch.Tensor] = []
+        bias: List[torch.Tensor] = []
+        tags: List[torch.Tensor] = []
+        # Parameter gathering only (S small D x D weights); the tokens go through
+        # `fused_stream_attention` once.
+        for block in self.blocks:
+            query.append(block.query.weight)
+            key.append(block.key.weight)
+            value.append(block.value.weight)
+            output.append(block.output.weight)
+            bias.append(block.output.bias)
+            tags.append(block.network_embedding)
+        stream_tags: Optional[List[torch.Tensor]] = None
+        stream_one_hot: Optional[torch.Tensor] = None
+        if self.stream_tags:
+            stream_tags = tags
+            stream_one_hot = self.stream_one_hot
+        query_map, value_output = fold_stream_attention_weights(
+            query, key, value, output, stream_tags, self._num_heads
+        )
+        return fused_stream_attention(
+            torch.stack(streams),
+            tokens,
+            query_map,
+            value_output,
+            torch.stack(bias),
+            stream_one_hot,
+            self._num_heads,
+            self._dropout if self.training else 0.0,
+        )
 
 
 class ConcatFusion(nn.Module):
@@ -228,5 +304,6 @@ def build_fusion(
             config.num_heads,
             config.dropout,
             config.stream_tags,
+            config.fused_attention,
         )
     return ConcatFusion()
