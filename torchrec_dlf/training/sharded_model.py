@@ -124,7 +124,7 @@ def build_training_model(
             config.embedding_optimizer,
             ctx.device,
         )
-    return build_sharded_model(
+    sharded = build_sharded_model(
         model_config,
         metadata,
         ctx,
@@ -138,3 +138,16 @@ def build_training_model(
         embedding_l2=config.lookup_embedding_l2,
         dense_precision=config.dense_precision,
     )
+    if config.compile_interaction:
+        compile_interaction_arch(sharded.unsharded)
+    return sharded
+
+
+def compile_interaction_arch(train_model: nn.Module) -> None:
+    """
+    Compiles the dense interaction arch in place (`nn.Module.compile`: parameter names,
+    checkpoints and the module tree stay as they are). Only that arch: the sparse arch
+    consumes KJTs and runs TorchRec's sharded lookup inside the pipeline, which stays
+    eager. Inference and export build their own, uncompiled model.
+    """
+    train_model.model.inter_arch.compile()

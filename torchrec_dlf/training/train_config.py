@@ -38,6 +38,7 @@ class TrainConfig:
     data_parallel_embedding_optimizer: Optional[str] = None
     data_parallel_embedding_learning_rate: Optional[float] = None
     dense_precision: str = "fp32"
+    compile_interaction: bool = False
     gradient_clip_norm: float = 10.0
     early_stop_patience: int = 2
     lr_decay_factor: float = 0.1

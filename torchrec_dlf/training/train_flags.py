@@ -174,6 +174,14 @@ def _add_training_flags(p: argparse.ArgumentParser, t: TrainConfig) -> None:
         default=t.dense_precision,
         help="bf16: autocast the dense, interaction and over archs (embeddings stay fp32)",
     )
+    g.add_argument(
+        "--compile_interaction",
+        type=_on_off,
+        default=t.compile_interaction,
+        metavar="{on,off}",
+        help="torch.compile the interaction arch inside the training step (inductor; "
+        "the sparse arch, its KJT input and the pipeline stay eager)",
+    )
     g.add_argument("--gradient_clip_norm", type=float, default=t.gradient_clip_norm)
     g.add_argument("--early_stop_patience", type=int, default=t.early_stop_patience)
     g.add_argument("--lr_decay_factor", type=float, default=t.lr_decay_factor)
