@@ -70,6 +70,29 @@ class ValidateTrainArgsTest(unittest.TestCase):
                 r"^--resume /nonexistent/step_1: expected auto, never or the directory",
             ),
             (["--resume", "/tmp"], r"^--resume <path> needs --checkpoint_dir"),
+            (["--lr_warmup_steps", "-1"], r"^--lr_warmup_steps must be >= 0, got -1$"),
+            (["--lr_decay_start", "-2"], r"^--lr_decay_start must be >= 0, got -2$"),
+            (["--lr_decay_steps", "0"], r"^--lr_decay_steps must be >= 1, got 0$"),
+            (
+                ["--lr_decay_end_factor", "1.5"],
+                r"^--lr_decay_end_factor must be in \[0, 1\], got 1.5$",
+            ),
+            (
+                ["--lr_decay_power", "0"],
+                r"^--lr_decay_power must be a finite number > 0, got 0.0$",
+            ),
+            (
+                ["--lr_schedule", "cosine", "--lr_warmup_steps", "10"],
+                r"^--lr_decay_start 0 is inside the warmup \(--lr_warmup_steps 10\)",
+            ),
+            (
+                ["--log_every_n_steps", "0"],
+                r"^--log_every_n_steps must be >= 1, got 0$",
+            ),
+            (
+                ["--metrics_window_size", "0"],
+                r"^--metrics_window_size must be >= 1, got 0$",
+            ),
         ):
             with self.subTest(argv), self.assertRaisesRegex(ConfigError, message):
                 _validate(["--dataset_dir", self.data, *self.out, *argv])
@@ -126,6 +149,31 @@ class ValidateTrainArgsTest(unittest.TestCase):
             warnings,
             [
                 "warning: --dense_embedding, --dlf_rank have no effect with --interaction_type dcnv2 (ignored)"
+            ],
+        )
+
+    def test_schedule_flags(self) -> None:
+        base = ["--dataset_dir", self.data, *self.out, "--lr_warmup_steps", "10"]
+        # Warmup alone, and warmup before a decay, are fine.
+        _validate(base)
+        _validate(base + ["--lr_schedule", "poly", "--lr_decay_start", "10"])
+        _, warnings = _validate(
+            base + ["--lr_schedule", "cosine", "--lr_decay_start", "10"]
+            + ["--lr_decay_power", "3", "--lr_decay_factor", "0.5"]
+        )  # fmt: skip
+        self.assertEqual(
+            warnings,
+            [
+                "warning: --lr_decay_factor, --lr_decay_power have no effect with "
+                "--lr_schedule cosine (ignored)"
+            ],
+        )
+        _, warnings = _validate(base + ["--lr_decay_steps", "5"])
+        self.assertEqual(
+            warnings,
+            [
+                "warning: --lr_decay_steps has no effect with --lr_schedule plateau "
+                "(ignored)"
             ],
         )
 

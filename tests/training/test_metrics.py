@@ -1,7 +1,9 @@
 import math
 import unittest
+from typing import Dict, Tuple
 
 import torch
+from torchmetrics.functional.classification import binary_auroc
 
 from tests.multiprocess import run_multiprocess
 from torchrec_dlf.training.metrics import (
@@ -9,6 +11,13 @@ from torchrec_dlf.training.metrics import (
     binary_metrics,
     log_loss,
     roc_auc,
+)
+from torchrec_dlf.training.rec_metrics import (
+    EVAL_METRICS,
+    build_rec_metrics,
+    compute_rec_metrics,
+    evaluation_metrics,
+    update_rec_metrics,
 )
 
 
@@ -50,6 +59,106 @@ class RocAucTest(unittest.TestCase):
         self.assertEqual(roc_auc(torch.tensor([0.4, 0.3, 0.2, 0.1]), labels), 0.0)
         self.assertEqual(roc_auc(torch.ones(4), labels), 0.5)
         self.assertTrue(math.isnan(roc_auc(torch.rand(3), torch.ones(3))))
+
+    def test_matches_torchmetrics_binary_auroc(self) -> None:
+        g = torch.Generator().manual_seed(1)
+        for ties in (3, 20, 10_000):
+            logits = torch.randint(0, ties, (2000,), generator=g).float() / ties - 0.5
+            labels = (torch.rand(2000, generator=g) < torch.sigmoid(4 * logits)).float()
+            ours = roc_auc(logits, labels)
+            theirs = binary_auroc(torch.sigmoid(logits), labels.long()).item()
+            self.assertAlmostEqual(
+                ours, theirs, places=6, msg=f"{ties} distinct scores"
+            )
+
+
+def _direct_ne_calibration(
+    logits: torch.Tensor, labels: torch.Tensor
+) -> Dict[str, float]:
+    """NE = logloss / entropy of the base CTR; calibration = sum(p) / sum(y)."""
+    p = torch.sigmoid(logits.double())
+    y = labels.double()
+    logloss = -(y * p.log() + (1 - y) * (1 - p).log()).mean().item()
+    ctr = y.mean().item()
+    entropy = -(ctr * math.log(ctr) + (1 - ctr) * math.log(1 - ctr))
+    return {
+        "ne": logloss / entropy,
+        "calibration": p.sum().item() / y.sum().item(),
+        "ctr": ctr,
+    }
+
+
+def _rows(seed: int, n: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(n, generator=g) * 2
+    labels = (torch.rand(n, generator=g) < torch.sigmoid(logits + 0.3)).float()
+    return logits, labels
+
+
+def _rec_metrics_on_rank(rank: int, world: int) -> Dict[str, object]:
+    # Rank r scores its own rows; rank 1 also holds padding rows (label -1).
+    logits, labels = _rows(rank, 300)
+    if rank == 1:
+        logits = torch.cat([logits, torch.tensor([9.0, -9.0])])
+        labels = torch.cat([labels, torch.tensor([-1.0, -1.0])])
+    train = build_rec_metrics(torch.device("cpu"), batch_size=100)
+    evaluation = build_rec_metrics(torch.device("cpu"), 1, metrics=EVAL_METRICS)
+    collector = PredictionCollector()  # what `evaluate` gathers for the exact AUC
+    for part in range(0, logits.numel(), 100):
+        chunk = slice(part, part + 100)
+        update_rec_metrics(train, logits[chunk], labels[chunk])
+        update_rec_metrics(evaluation, logits[chunk], labels[chunk])
+        collector.add(logits[chunk], labels[chunk])
+    gathered = collector.gather(torch.device("cpu"))
+    return {
+        "train": compute_rec_metrics(train),
+        "eval": evaluation_metrics(evaluation),
+        "gathered": [t.tolist() for t in gathered],
+    }
+
+
+class RecMetricsTest(unittest.TestCase):
+    """TorchRec's metrics as the trainer builds them, against the formulas."""
+
+    def test_lifetime_and_window(self) -> None:
+        logits, labels = _rows(7, 500)
+        module = build_rec_metrics(torch.device("cpu"), batch_size=100, window_size=200)
+        for part in range(0, 500, 100):
+            update_rec_metrics(
+                module, logits[part : part + 100], labels[part : part + 100]
+            )
+        got = compute_rec_metrics(module)
+        lifetime = _direct_ne_calibration(logits, labels)
+        window = _direct_ne_calibration(logits[300:], labels[300:])  # last 2 batches
+        for name in ("ne", "calibration", "ctr"):
+            self.assertAlmostEqual(got[f"lifetime_{name}"], lifetime[name], places=6)
+            self.assertAlmostEqual(got[f"window_{name}"], window[name], places=6)
+        self.assertAlmostEqual(
+            got["window_auc"], roc_auc(logits[300:], labels[300:]), places=6
+        )
+
+    def test_reduced_across_two_ranks(self) -> None:
+        results = run_multiprocess(_rec_metrics_on_rank, 2)
+        self.assertEqual(results[0], results[1])  # every rank gets the same values
+        parts = [_rows(rank, 300) for rank in range(2)]
+        logits = torch.cat([p[0] for p in parts])
+        labels = torch.cat([p[1] for p in parts])
+        got = results[0]
+        # The rows `evaluate` gathers (padding dropped) are the rows TorchRec reduced
+        # (padding weighted 0): the same NE and calibration from either.
+        self.assertEqual(got["gathered"], [logits.tolist(), labels.tolist()])
+        want = _direct_ne_calibration(logits, labels)
+        for name in ("ne", "calibration"):
+            self.assertAlmostEqual(got["eval"][name], want[name], places=6)
+            self.assertAlmostEqual(
+                got["train"][f"lifetime_{name}"], want[name], places=6
+            )
+        self.assertAlmostEqual(got["train"]["lifetime_ctr"], want["ctr"], places=6)
+        # The window holds every row: TorchRec's AUC over all ranks' predictions
+        # (continuous scores, no ties) is the exact one.
+        self.assertAlmostEqual(
+            got["train"]["window_auc"], roc_auc(logits, labels), places=5
+        )
 
 
 class LogLossTest(unittest.TestCase):

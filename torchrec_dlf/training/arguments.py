@@ -8,11 +8,13 @@ on the same arguments, so a bad flag stops a 16-rank job before its first collec
 import argparse
 import math
 import os
+from importlib.util import find_spec
 from typing import Iterable, List, Optional, Set
 
 from torchrec_dlf.data.metadata import METADATA_FILE, SPLITS, DatasetMetadata
 from torchrec_dlf.safe_output import check_writable_directory
 from torchrec_dlf.training.checkpoint import is_checkpoint_directory
+from torchrec_dlf.training.lr_schedule import STEP_DECAYS
 from torchrec_dlf.training.model_factory import ModelConfig, model_settings
 from torchrec_dlf.user_errors import ConfigError, OutputError
 
@@ -41,6 +43,11 @@ _AT_LEAST = {
     "limit_test_batches": 1,
     "shuffle_buffer_rows": 1,
     "gradient_norm_every": 0,
+    "log_every_n_steps": 1,
+    "metrics_window_size": 1,
+    "lr_warmup_steps": 0,
+    "lr_decay_start": 0,
+    "lr_decay_steps": 1,
     "checkpoint_every_n_steps": 1,
     "keep_last_checkpoints": 1,
     "stop_after_steps": 1,
@@ -53,11 +60,31 @@ _LAYER_LISTS = (
     "dcnv2_mlp_layer_sizes",
     "deepfm_mlp_layer_sizes",
 )
-_POSITIVE_FLOATS = ("learning_rate", "embedding_learning_rate", "embedding_init_std")
+_POSITIVE_FLOATS = (
+    "learning_rate",
+    "embedding_learning_rate",
+    "embedding_init_std",
+    "lr_decay_power",
+)
 _OPTIONAL_POSITIVE_FLOATS = ("data_parallel_embedding_learning_rate",)
 _NON_NEGATIVE_FLOATS = ("embedding_l2", "gradient_clip_norm")
 _DROPOUTS = ("dlf_dropout", "dcnv2_dropout", "deepfm_dropout")
 _RESUME_WORDS = ("auto", "never")
+# The schedule flags each --lr_schedule reads (--lr_warmup_steps: all of them).
+_SCHEDULE_FLAGS = {
+    "plateau": ("lr_decay_factor",),
+    "constant": (),
+    "step": ("lr_decay_start", "lr_decay_steps", "lr_decay_factor"),
+    "linear": ("lr_decay_start", "lr_decay_steps", "lr_decay_end_factor"),
+    "poly": (
+        "lr_decay_start",
+        "lr_decay_steps",
+        "lr_decay_end_factor",
+        "lr_decay_power",
+    ),
+    "cosine": ("lr_decay_start", "lr_decay_steps", "lr_decay_end_factor"),
+}
+_ALL_SCHEDULE_FLAGS = sorted({n for names in _SCHEDULE_FLAGS.values() for n in names})
 
 
 def _flag(name: str) -> str:
@@ -98,6 +125,34 @@ def _check_numbers(args: argparse.Namespace) -> None:
     decay = values.get("lr_decay_factor")
     if decay is not None and not 0.0 < decay <= 1.0:
         raise ConfigError(f"--lr_decay_factor must be in (0, 1], got {decay}")
+    end = values.get("lr_decay_end_factor")
+    if end is not None and not 0.0 <= end <= 1.0:
+        raise ConfigError(f"--lr_decay_end_factor must be in [0, 1], got {end}")
+
+
+def _check_tensorboard(args: argparse.Namespace) -> None:
+    if getattr(args, "tensorboard", False) and find_spec("tensorboard") is None:
+        raise ConfigError(
+            "--tensorboard on needs the tensorboard package (requirements-common.txt: "
+            "make env), or pass --tensorboard off"
+        )
+
+
+def _check_lr_schedule(args: argparse.Namespace) -> None:
+    schedule = getattr(args, "lr_schedule", "plateau")
+    if schedule in STEP_DECAYS and args.lr_decay_start < args.lr_warmup_steps:
+        raise ConfigError(
+            f"--lr_decay_start {args.lr_decay_start} is inside the warmup "
+            f"(--lr_warmup_steps {args.lr_warmup_steps}): the decay must start after it"
+        )
+
+
+def ignored_schedule_flags(
+    args: argparse.Namespace, explicit: Iterable[str]
+) -> List[str]:
+    """Schedule flags given on the command line that ``--lr_schedule`` does not read."""
+    used = set(_SCHEDULE_FLAGS[getattr(args, "lr_schedule", "plateau")])
+    return sorted(n for n in explicit if n in _ALL_SCHEDULE_FLAGS and n not in used)
 
 
 def ignored_model_flags(args: argparse.Namespace, explicit: Iterable[str]) -> List[str]:
@@ -184,6 +239,8 @@ def validate_train_args(
     metadata (None for the embedded synthetic set) and warnings to print.
     """
     _check_numbers(args)
+    _check_lr_schedule(args)
+    _check_tensorboard(args)
     _check_resume(args)
     if args.planner_sharding_types is not None and args.sharding != "auto":
         raise ConfigError("--planner_sharding_types applies to --sharding auto only")
@@ -200,6 +257,13 @@ def validate_train_args(
                 else ""
             )
             + " (ignored)"
+        )
+    ignored = ignored_schedule_flags(args, explicit)
+    if ignored:
+        flags = ", ".join(_flag(n) for n in ignored)
+        warnings.append(
+            f"warning: {flags} {'has' if len(ignored) == 1 else 'have'} no effect with "
+            f"--lr_schedule {args.lr_schedule} (ignored)"
         )
     meta = _check_dataset(args.dataset_dir) if args.dataset_dir is not None else None
     _check_outputs(args, args.dataset_dir)

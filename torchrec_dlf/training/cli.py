@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Optional
 from torchrec_dlf.data.synthetic import SyntheticConfig, ensure_synthetic_dataset
 from torchrec_dlf.training.arguments import validate_train_args
 from torchrec_dlf.training.distributed import destroy_distributed, init_distributed
+from torchrec_dlf.training.job_logging import configure_logging
 from torchrec_dlf.training.model_config import DEPRECATED_INTERACTION_TYPES, ModelConfig
 from torchrec_dlf.training.quiet import quiet_library_messages
 from torchrec_dlf.training.train_flags import build_parser  # noqa: F401 (re-exported)
@@ -41,6 +42,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     args = parser.parse_args(argv)
     if not args.verbose:
         quiet_library_messages()
+    configure_logging(int(os.environ.get("RANK", "0")), args.verbose)
     model_config, train_config = configs_from_args(args)
     try:
         model_config.validate()

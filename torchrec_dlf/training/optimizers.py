@@ -13,6 +13,7 @@ from torchrec.optim.keyed import (
     CombinedOptimizer,
     KeyedOptimizer,
     KeyedOptimizerWrapper,
+    OptimizerWrapper,
 )
 from torchrec.optim.rowwise_adagrad import RowWiseAdagrad
 
@@ -260,6 +261,35 @@ def build_optimizer(
             fused, embedding_l2, embedding_learning_rate, embedding_decay_every
         )
     return CombinedOptimizer(optimizers)
+
+
+def param_group_labels(
+    optimizer: torch.optim.Optimizer, fused: KeyedOptimizer
+) -> List[str]:
+    """
+    A name for each param group of a `build_optimizer` result (in ``param_groups``
+    order): ``embedding`` for the fused tables' optimizer ``fused``, ``dense``,
+    ``replicated_embedding`` for data_parallel tables, the name of a named one
+    (``replicated_table_l2``, ``fused_table_decay``); a second group of the same name
+    gets ``_<i>``. What TensorBoard's ``lr/<name>`` scalars are called.
+    """
+    while isinstance(optimizer, OptimizerWrapper):  # e.g. GradientNormTracker
+        optimizer = optimizer._optimizer
+    if not isinstance(optimizer, CombinedOptimizer):
+        return [f"group_{i}" for i in range(len(optimizer.param_groups))]
+    labels: List[str] = []
+    for name, sub in optimizer.optimizers:
+        if sub is fused:
+            label = "embedding"
+        elif name:
+            label = name
+        elif any(_TABLE_PREFIX in key for key in sub.params):
+            label = "replicated_embedding"
+        else:
+            label = "dense"
+        for i in range(len(sub.param_groups)):
+            labels.append(label if i == 0 else f"{label}_{i}")
+    return labels
 
 
 def build_train_optimizer(

@@ -3,6 +3,10 @@
 import logging
 import warnings
 
+# The loggers whose messages this job hides (and ``--verbose`` shows, see
+# `job_logging.configure_logging`).
+LIBRARY_LOGGERS = ("torchrec", "torch.fx", "torch.distributed", "fbgemm_gpu", "root")
+
 
 def quiet_library_messages() -> None:
     """
@@ -23,5 +27,5 @@ def quiet_library_messages() -> None:
     warnings.filterwarnings(
         "ignore", message=r".*Both `broadcast_buffers` and `forward_sync_buffers`.*"
     )
-    for name in ("torchrec", "torch.fx", "torch.distributed", "fbgemm_gpu", "root"):
+    for name in LIBRARY_LOGGERS:
         logging.getLogger(None if name == "root" else name).setLevel(logging.ERROR)

@@ -1,6 +1,7 @@
 """What a training run reports: its console lines and metrics.json."""
 
 import json
+import logging
 import os
 import platform
 from dataclasses import asdict
@@ -14,6 +15,7 @@ from torchrec_dlf.data.metadata import DatasetMetadata
 from torchrec_dlf.safe_output import write_text_atomically
 from torchrec_dlf.training.distributed import DistributedContext
 from torchrec_dlf.training.gradient_norms import GradientNormTracker
+from torchrec_dlf.training.job_logging import job_logger
 from torchrec_dlf.training.model_config import ModelConfig
 from torchrec_dlf.training.sharding import describe_device, format_plan
 from torchrec_dlf.training.train_config import TrainConfig
@@ -21,9 +23,29 @@ from torchrec_dlf.training.train_state import TrainerState
 
 
 def say(ctx: DistributedContext, *args: Any) -> None:
-    """Prints on rank 0 only (every rank runs the same job)."""
-    if ctx.is_rank_zero:
-        print(*args, flush=True)
+    """
+    A progress line (`job_logger`): rank 0's (INFO) is printed as it is; the other
+    ranks' (DEBUG: every rank runs the same job) only with ``--verbose``, prefixed
+    with their rank (`job_logging.configure_logging`).
+    """
+    level = logging.INFO if ctx.is_rank_zero else logging.DEBUG
+    job_logger().log(level, " ".join(str(a) for a in args), extra={"rank": ctx.rank})
+
+
+def train_progress_line(
+    step: int, values: Dict[str, float], learning_rates: Dict[str, float]
+) -> str:
+    """The line logged every ``--log_every_n_steps`` steps when the progress bar is
+    off: the interval's mean loss, the windowed metrics of all ranks, samples/s and
+    the learning rates."""
+    rates = ", ".join(f"{k} {v:.3g}" for k, v in learning_rates.items())
+    return (
+        f"step {step}: train loss {values['loss']:.5f}, window NE "
+        f"{values.get('window_ne', float('nan')):.5f} AUC "
+        f"{values.get('window_auc', float('nan')):.5f} calibration "
+        f"{values.get('window_calibration', float('nan')):.5f}, "
+        f"{values['samples_per_second']:,.0f} samples/s, lr {rates}"
+    )
 
 
 def run_banner(

@@ -16,11 +16,13 @@ class TrainConfig:
     ``gradient_clip_norm``), embedding regularisation (``embedding_l2*``,
     ``embedding_decay_*``), sharding (``sharding``, ``planner_sharding_types``,
     ``data_parallel_*``), the schedule and early stopping (``epochs``,
-    ``validation_freq_within_epoch``, ``early_stop_patience``, ``lr_decay_factor``,
-    ``limit_*_batches``, ``stop_after_steps``), the input (``batch_size``,
-    ``test_batch_size``, ``shuffle_*``, ``drop_last``, ``seed``), and output and
-    checkpoints (``output_dir``, ``run_name``, ``print_*``, ``checkpoint_*``,
-    ``keep_last_checkpoints``, ``resume``, ``gradient_norm_every``).
+    ``validation_freq_within_epoch``, ``early_stop_patience``, ``limit_*_batches``,
+    ``stop_after_steps``), the learning-rate schedule (``lr_schedule``,
+    ``lr_warmup_steps``, ``lr_decay_*``), the input (``batch_size``,
+    ``test_batch_size``, ``shuffle_*``, ``drop_last``, ``seed``), output and
+    observability (``output_dir``, ``run_name``, ``print_*``, ``log_every_n_steps``,
+    ``metrics_window_size``, ``tensorboard``, ``profile``, ``gradient_norm_every``)
+    and checkpoints (``checkpoint_*``, ``keep_last_checkpoints``, ``resume``).
     """
 
     epochs: int = 1
@@ -42,6 +44,12 @@ class TrainConfig:
     gradient_clip_norm: float = 10.0
     early_stop_patience: int = 2
     lr_decay_factor: float = 0.1
+    lr_schedule: str = "plateau"
+    lr_warmup_steps: int = 0
+    lr_decay_start: int = 0
+    lr_decay_steps: Optional[int] = None
+    lr_decay_end_factor: float = 0.0
+    lr_decay_power: float = 2.0
     validation_freq_within_epoch: Optional[int] = None
     limit_train_batches: Optional[int] = None
     limit_val_batches: Optional[int] = None
@@ -62,6 +70,10 @@ class TrainConfig:
     resume: str = "auto"
     stop_after_steps: Optional[int] = None
     gradient_norm_every: int = 0
+    log_every_n_steps: int = 100
+    metrics_window_size: int = 1_000_000
+    tensorboard: bool = True
+    profile: bool = False
 
     # Derived settings (properties, so metrics.json's ``train`` keeps the flags only).
 

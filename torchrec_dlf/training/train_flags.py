@@ -12,6 +12,7 @@ from torchrec_dlf.training.embedding_regularization import (
     EMBEDDING_DECAY_KERNELS,
     EMBEDDING_L2_MODES,
 )
+from torchrec_dlf.training.lr_schedule import LR_SCHEDULES
 from torchrec_dlf.training.model_config import (
     DEPRECATED_INTERACTION_TYPES,
     DLF_PREFIX,
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_flags(p, m)
     add_dlf_flags(p)
     _add_training_flags(p, t)
+    _add_lr_schedule_flags(p, t)
     _add_embedding_regularization_flags(p, t)
     _add_sharding_flags(p, t)
     _add_output_flags(p, t)
@@ -184,7 +186,13 @@ def _add_training_flags(p: argparse.ArgumentParser, t: TrainConfig) -> None:
     )
     g.add_argument("--gradient_clip_norm", type=float, default=t.gradient_clip_norm)
     g.add_argument("--early_stop_patience", type=int, default=t.early_stop_patience)
-    g.add_argument("--lr_decay_factor", type=float, default=t.lr_decay_factor)
+    g.add_argument(
+        "--lr_decay_factor",
+        type=float,
+        default=t.lr_decay_factor,
+        help="learning-rate factor per non-improving validation (--lr_schedule "
+        "plateau) or per --lr_decay_steps (step)",
+    )
     g.add_argument("--validation_freq_within_epoch", type=int, default=None)
     g.add_argument("--limit_train_batches", type=int, default=None)
     g.add_argument("--limit_val_batches", type=int, default=None)
@@ -195,6 +203,54 @@ def _add_training_flags(p: argparse.ArgumentParser, t: TrainConfig) -> None:
     g.add_argument("--drop_last", action="store_true")
     g.add_argument("--shuffle_buffer_rows", type=int, default=t.shuffle_buffer_rows)
     g.add_argument("--seed", type=int, default=t.seed)
+
+
+def _add_lr_schedule_flags(p: argparse.ArgumentParser, t: TrainConfig) -> None:
+    g = p.add_argument_group(
+        "learning-rate schedule (every optimizer: dense, fused embedding tables, "
+        "replicated tables)"
+    )
+    g.add_argument(
+        "--lr_schedule",
+        choices=LR_SCHEDULES,
+        default=t.lr_schedule,
+        help="plateau: x --lr_decay_factor on each validation without improvement; "
+        "constant: no decay; step: x --lr_decay_factor every --lr_decay_steps from "
+        "--lr_decay_start; linear, poly, cosine: from the base rate at "
+        "--lr_decay_start to --lr_decay_end_factor x it over --lr_decay_steps "
+        "(poly: MLPerf DLRM's, (1 - t)^--lr_decay_power)",
+    )
+    g.add_argument(
+        "--lr_warmup_steps",
+        type=int,
+        default=t.lr_warmup_steps,
+        help="linear warmup over the first N steps (step s at (s+1)/N of the rate)",
+    )
+    g.add_argument(
+        "--lr_decay_start",
+        type=int,
+        default=t.lr_decay_start,
+        help="first step of a step, linear, poly or cosine decay (>= --lr_warmup_steps)",
+    )
+    g.add_argument(
+        "--lr_decay_steps",
+        type=int,
+        default=None,
+        help="length of a linear/poly/cosine decay, period of step (default: to the "
+        "end of training)",
+    )
+    g.add_argument(
+        "--lr_decay_end_factor",
+        type=float,
+        default=t.lr_decay_end_factor,
+        help="where linear, poly and cosine end, as a fraction of the base rate",
+    )
+    g.add_argument(
+        "--lr_decay_power",
+        type=float,
+        default=t.lr_decay_power,
+        help="exponent of the poly decay (MLPerf DLRM: 2)",
+    )
 
 
 def _add_embedding_regularization_flags(
@@ -290,7 +346,39 @@ def _add_output_flags(p: argparse.ArgumentParser, t: TrainConfig) -> None:
     g.add_argument(
         "--print_progress", type=_on_off, default=t.print_progress, metavar="{on,off}"
     )
-    g.add_argument("--verbose", action="store_true", help="keep library warnings")
+    g.add_argument(
+        "--verbose",
+        action="store_true",
+        help="keep library warnings and show TorchRec's, torch.distributed's and "
+        "FBGEMM's own logs (stderr) and every rank's progress lines",
+    )
+    g.add_argument(
+        "--log_every_n_steps",
+        type=int,
+        default=t.log_every_n_steps,
+        help="every N steps: windowed train NE/AUC/calibration/CTR of all ranks "
+        "(TorchRec's metrics) on the progress bar (a line with --print_progress off) "
+        "and in TensorBoard, with loss, samples/s and learning rates",
+    )
+    g.add_argument(
+        "--metrics_window_size",
+        type=int,
+        default=t.metrics_window_size,
+        help="samples (all ranks) in the windowed train metrics",
+    )
+    g.add_argument(
+        "--tensorboard",
+        type=_on_off,
+        default=t.tensorboard,
+        metavar="{on,off}",
+        help="TensorBoard scalars (rank 0) in <output_dir>/<run_name>/tensorboard",
+    )
+    g.add_argument(
+        "--profile",
+        action="store_true",
+        help="torch.profiler trace of steps 3-5 of each rank (Chrome trace, "
+        "TensorBoard's profiler plugin) in <output_dir>/<run_name>/profile",
+    )
     g.add_argument(
         "--gradient_norm_every",
         type=int,

@@ -20,14 +20,23 @@ from torchrec_dlf.training.early_stopping import EarlyStopping
 from torchrec_dlf.training.evaluation import evaluate
 from torchrec_dlf.training.gradient_norms import GradientNormTracker
 from torchrec_dlf.training.loaders import build_loaders
+from torchrec_dlf.training.log_interval import LogInterval
+from torchrec_dlf.training.lr_schedule import LRScheduler, schedule_from_config
 from torchrec_dlf.training.model_config import ModelConfig
 from torchrec_dlf.training.model_description import describe_model
-from torchrec_dlf.training.optimizers import build_train_optimizer
+from torchrec_dlf.training.optimizers import build_train_optimizer, param_group_labels
+from torchrec_dlf.training.profiling import StepProfiler, profile_dir
+from torchrec_dlf.training.rec_metrics import (
+    build_rec_metrics,
+    compute_rec_metrics,
+    update_rec_metrics,
+)
 from torchrec_dlf.training.report import (
     build_results,
     progress_bar,
     run_banner,
     say,
+    train_progress_line,
     write_report,
 )
 from torchrec_dlf.training.resume import (
@@ -38,6 +47,7 @@ from torchrec_dlf.training.resume import (
 from torchrec_dlf.training.sharded_model import build_training_model
 from torchrec_dlf.training.sharding import format_plan
 from torchrec_dlf.training.step_schedule import StepSchedule, rescaled_batch_in_epoch
+from torchrec_dlf.training.tensorboard_log import TensorBoardLog, tensorboard_dir
 from torchrec_dlf.training.train_config import TrainConfig
 from torchrec_dlf.training.train_state import TrainerState, TrainingInterrupted
 from torchrec_dlf.user_errors import TrainingDiverged
@@ -53,13 +63,18 @@ class Trainer:
     TorchRec's planner (`build_sharded_model`), fused in-backward optimizer for the
     tables and a clipped dense optimizer, TrainPipelineSparseDist for training and
     evaluation, exact AUC/logloss over the whole valid and test sets gathered across
-    ranks, early stopping on validation AUC with learning-rate decay, test scored with
-    the best validation weights, and a metrics JSON per run.
+    ranks (with TorchRec's NE and calibration), early stopping on validation AUC, a
+    learning-rate schedule (warmup, then a decay on plateau or by step) for the dense
+    and the fused embedding optimizers alike, test scored with the best validation
+    weights, and a metrics JSON per run.
 
     The trainer wires the parts: `StepSchedule` says where segments end and what is
-    due there, `evaluate` scores a split, `EarlyStopping` and `BestWeights` follow the
-    validations, `CheckpointManager` and `find_resume_point` save and resume, and
-    `build_results`/`write_report` report.
+    due there, `LRScheduler` sets every learning rate before each step, `evaluate`
+    scores a split, `EarlyStopping` and `BestWeights` follow the validations,
+    TorchRec's `RecMetricModule` keeps windowed train metrics (NE, AUC, calibration,
+    CTR) for the progress line and TensorBoard (`TensorBoardLog`, rank 0),
+    `StepProfiler` traces a few steps, `CheckpointManager` and `find_resume_point`
+    save and resume, and `build_results`/`write_report` report.
 
     Example::
 
@@ -96,8 +111,9 @@ class Trainer:
             ctx.device,
             execute_all_batches=True,
         )
+        # The decay on plateau is the learning-rate schedule's (`LRScheduler`).
         self.stopper = EarlyStopping(
-            patience=cfg.early_stop_patience, lr_decay_factor=cfg.lr_decay_factor
+            patience=cfg.early_stop_patience, lr_decay_factor=1.0
         )
         self.loaders = build_loaders(dataset_dir, self.metadata, ctx, cfg)
         self.state = TrainerState()
@@ -113,6 +129,18 @@ class Trainer:
             stop_after=cfg.stop_after_steps,
             limit_batches=cfg.limit_train_batches,
         )
+        total_steps = cfg.epochs * self.schedule.epoch_batches(len(self.loaders.train))
+        self.lr_scheduler = LRScheduler(
+            self.optimizer, schedule_from_config(cfg, total_steps)
+        )
+        self.lr_labels = param_group_labels(self.optimizer, self.model.fused_optimizer)
+        self.train_metrics = build_rec_metrics(
+            ctx.device, cfg.batch_size, window_size=cfg.metrics_window_size
+        )
+        self.interval = LogInterval()
+        self.tensorboard: Optional[TensorBoardLog] = None
+        self.profiler: Optional[StepProfiler] = None
+        self._gradient_norms_logged = 0
         self.best = BestWeights(self.model, self.checkpoints)
         self.run_name = cfg.run_name or (
             f"{model_config.interaction_type}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -153,11 +181,22 @@ class Trainer:
         )
         started = time.perf_counter()
         self._resume()
-        while self.state.epoch < cfg.epochs and not self.state.stopped:
-            self._run_epoch()
-        if self.stopper.best_step >= 0:
-            self.best.restore()
-        final = {split: self.evaluate(split) for split in ("valid", "test")}
+        self._start_observers()
+        try:
+            while self.state.epoch < cfg.epochs and not self.state.stopped:
+                self._run_epoch()
+            if self.profiler is not None:
+                self.profiler.stop()
+            if self.stopper.best_step >= 0:
+                self.best.restore()
+            final = {split: self.evaluate(split) for split in ("valid", "test")}
+            if self.tensorboard is not None:
+                for split, values in final.items():
+                    self.tensorboard.scalars(
+                        f"final_{split}", values, self.state.global_step
+                    )
+        finally:
+            self._stop_observers()
         results = build_results(
             run_name=self.run_name,
             model_config=self.model_config,
@@ -176,6 +215,33 @@ class Trainer:
         if ctx.is_rank_zero:
             write_report(results, cfg.output_dir, self.model_config.interaction_type)
         return results
+
+    def _start_observers(self) -> None:
+        """TensorBoard (rank 0, from the step this process starts at) and the
+        profiler, once a resume point is loaded: a run refused before that writes
+        nothing."""
+        cfg, ctx = self.config, self.ctx
+        if cfg.tensorboard and ctx.is_rank_zero:
+            log_dir = tensorboard_dir(cfg.output_dir, self.run_name)
+            # Steps up to the resumed one were logged by the run that saved it.
+            self.tensorboard = TensorBoardLog(
+                log_dir, purge_step=self.state.global_step + 1
+            )
+            say(ctx, f"[torchrec_dlf] TensorBoard logs: {os.path.abspath(log_dir)}")
+        if cfg.profile:
+            trace_dir = profile_dir(cfg.output_dir, self.run_name)
+            self.profiler = StepProfiler(trace_dir, ctx.rank, ctx.device)
+            say(
+                ctx, f"[torchrec_dlf] profiling steps into {os.path.abspath(trace_dir)}"
+            )
+
+    def _stop_observers(self) -> None:
+        if self.profiler is not None:
+            self.profiler.stop()
+            self.profiler = None
+        if self.tensorboard is not None:
+            self.tensorboard.close()
+            self.tensorboard = None
 
     def _run_epoch(self) -> None:
         """Trains the rest of the current epoch, segment by segment (`StepSchedule`),
@@ -213,17 +279,23 @@ class Trainer:
             state.epoch += 1
 
     def _train_segment(self, batches: Iterator[Batch], progress: Any) -> None:
-        """Runs the pipeline until ``batches`` is exhausted (the pipeline is drained)."""
-        state = self.state
+        """Runs the pipeline until ``batches`` is exhausted (the pipeline is drained),
+        setting the learning rates of each step first and logging every
+        ``log_every_n_steps`` steps."""
+        state, interval = self.state, self.interval
+        log_every = self.config.log_every_n_steps
         self.model.train()
         start = time.perf_counter()
         while True:
+            self.lr_scheduler.apply(state.global_step)
+            step_start = time.perf_counter()
             try:
-                loss, _logits, labels = self.pipeline.progress(batches)
+                loss, logits, labels = self.pipeline.progress(batches)
             except StopIteration:
                 break
             state.global_step += 1
-            state.train_samples += labels.numel() * self.ctx.world_size
+            samples = labels.numel() * self.ctx.world_size
+            state.train_samples += samples
             value = loss.item()
             if not math.isfinite(value):
                 raise TrainingDiverged(
@@ -234,10 +306,42 @@ class Trainer:
                 )
             state.loss_sum += value
             state.loss_count += 1
+            update_rec_metrics(self.train_metrics, logits, labels)
+            interval.add(value, samples, time.perf_counter() - step_start)
+            if self.profiler is not None:
+                self.profiler.step()
+            if log_every and state.global_step % log_every == 0:
+                self._log_train(progress)
             if progress is not None:
                 progress.update(1)
-                progress.set_postfix(loss=f"{value:.4f}", refresh=False)
+                progress.set_postfix(
+                    loss=f"{value:.4f}", **interval.postfix, refresh=False
+                )
         state.train_seconds += time.perf_counter() - start
+
+    def _log_train(self, progress: Any) -> None:
+        """The windowed train metrics of every rank (a collective), on the progress
+        bar (or as a line when it is off) and in TensorBoard, with the interval's
+        mean loss, samples/s, learning rates and gradient norms."""
+        state, interval = self.state, self.interval
+        values = compute_rec_metrics(self.train_metrics)
+        rates = dict(zip(self.lr_labels, self.lr_scheduler.learning_rates))
+        line = {
+            "loss": interval.mean_loss,
+            **values,
+            "samples_per_second": interval.samples_per_second,
+        }
+        interval.show(values)
+        if progress is None:
+            say(self.ctx, train_progress_line(state.global_step, line, rates))
+        if self.tensorboard is not None:
+            self.tensorboard.scalars("train", line, state.global_step)
+            self.tensorboard.scalars("lr", rates, state.global_step)
+            if self.gradient_norms is not None:
+                self._gradient_norms_logged = self.tensorboard.gradient_norms(
+                    self.gradient_norms.history, self._gradient_norms_logged
+                )
+        interval.reset()
 
     # Evaluation and early stopping ------------------------------------------------
 
@@ -258,6 +362,8 @@ class Trainer:
         improved = self.stopper.update(valid["auc"], self.optimizer, state.global_step)
         if improved:
             self.best.keep({"step": state.global_step, **self.model_description()})
+        else:
+            self.lr_scheduler.on_plateau()
         record = {
             "epoch": epoch,
             "step": state.global_step,
@@ -272,8 +378,15 @@ class Trainer:
             self.ctx,
             f"epoch {epoch} step {state.global_step}: train loss "
             f"{record['train_loss']:.5f}, valid AUC {valid['auc']:.5f}, logloss "
-            f"{valid['logloss']:.5f}{' (best)' if improved else ''}",
+            f"{valid['logloss']:.5f}, NE {valid['ne']:.5f}, calibration "
+            f"{valid['calibration']:.5f}{' (best)' if improved else ''}",
         )
+        if self.tensorboard is not None:
+            self.tensorboard.scalars(
+                "valid",
+                {**valid, "train_loss": record["train_loss"]},
+                state.global_step,
+            )
         if self.stopper.should_stop:
             state.stopped = True
             say(
@@ -300,6 +413,7 @@ class Trainer:
             **self.model_description(),
             "stopper": self.stopper.state_dict(),
             "learning_rates": [g["lr"] for g in self.optimizer.param_groups],
+            "lr_scheduler": self.lr_scheduler.state_dict(),
         }
         path = self.checkpoints.save(
             self.state.global_step, self.model, self.optimizer, trainer_state
@@ -331,8 +445,12 @@ class Trainer:
         saved, loaded = point.saved, point.loaded
         self.state = TrainerState.from_dict(saved)
         self.stopper.load_state_dict(saved["stopper"])
-        for group, lr in zip(self.optimizer.param_groups, saved["learning_rates"]):
-            group["lr"] = lr
+        if "lr_scheduler" in saved:
+            self.lr_scheduler.load_state_dict(saved["lr_scheduler"])
+        else:  # written before the schedules: its rates are the base rates
+            self.lr_scheduler.load_state_dict(
+                {"base_lrs": saved["learning_rates"], "step": None}
+            )
         self.state.batch_in_epoch = rescaled_batch_in_epoch(
             self.state.batch_in_epoch, loaded.world_size, self.ctx.world_size
         )
