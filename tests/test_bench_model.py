@@ -31,6 +31,7 @@ class BenchModelSmokeTest(unittest.TestCase):
                 "dcn",
                 "projection",
                 "dlf",
+                "dlf_streamwise",
                 "dlf_released_switches",
                 "dlf_reference",
             },

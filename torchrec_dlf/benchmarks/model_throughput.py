@@ -169,6 +169,11 @@ def build_models(shape: ModelShape) -> Dict[str, nn.Module]:
     models["dlf"] = DenseModel(
         _dense_arch(shape), dlf, _over_arch(shape, dlf.output_dim)
     )
+    # NAF as one attention call per stream (the layer before the fused operation).
+    streamwise = _dlf_arch(shape, fused_attention=False)
+    models["dlf_streamwise"] = DenseModel(
+        _dense_arch(shape), streamwise, _over_arch(shape, streamwise.output_dim)
+    )
     models["dlf_released_switches"] = DenseModel(
         _dense_arch(shape), dlf_released, _over_arch(shape, dlf_released.output_dim)
     )
@@ -182,6 +187,15 @@ def _autocast(
     return torch.autocast(
         device.type, dtype=torch.bfloat16, enabled=precision == "bf16"
     )
+
+
+def _count_flops(step: Callable[..., None], model: nn.Module) -> int:
+    """FLOPs of one ``step`` run on the eager ``model`` (the counter does not see
+    inside compiled code)."""
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step(model)
+    return counter.get_total_flops()
 
 
 def measure_model(
@@ -208,7 +222,7 @@ def measure_model(
     # The trainer's dense optimizer: one fused kernel.
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)
 
-    def train_step() -> None:
+    def train_step(runner: Callable[..., torch.Tensor] = runner) -> None:
         model.train()
         optimizer.zero_grad(set_to_none=True)
         sparse.grad = None
@@ -218,20 +232,14 @@ def measure_model(
         loss.backward()
         optimizer.step()
 
-    def infer_step() -> None:
+    def infer_step(runner: Callable[..., torch.Tensor] = runner) -> None:
         model.eval()
         with torch.no_grad(), _autocast(device, precision):
             runner(dense, sparse)
 
-    train_step()  # materialise optimizer state before counting
-    counter = FlopCounterMode(display=False)
-    with counter:
-        train_step()
-    train_flops = counter.get_total_flops()
-    counter = FlopCounterMode(display=False)
-    with counter:
-        infer_step()
-    infer_flops = counter.get_total_flops()
+    train_step()  # materialise optimizer state (and compile) before counting
+    train_flops = _count_flops(train_step, model)
+    infer_flops = _count_flops(infer_step, model)
     train = time_steps(train_step, device, warmup, steps)
     infer = time_steps(infer_step, device, warmup, steps)
     return {
@@ -253,14 +261,29 @@ def run_models(
     steps: int,
     compile_model: bool = False,
     only: Optional[List[str]] = None,
+    compiled_rows: Optional[List[str]] = None,
 ) -> Dict[str, Dict[str, Any]]:
+    """
+    Every model (or those in ``only``) at every precision; ``compiled_rows`` names
+    models measured a second time under torch.compile, as ``<name>+compiled`` rows
+    (FLOPs counted on the eager model: the counter does not see inside compiled code).
+    """
     results: Dict[str, Dict[str, Any]] = {}
     for name, model in build_models(shape).items():
-        if only and name not in only:
+        if only and name not in only and name not in (compiled_rows or []):
             continue
-        results[name] = {}
-        for precision in precisions:
-            results[name][precision] = measure_model(
-                model, shape, device, precision, warmup, steps, compile_model
-            )
+        if not only or name in only:
+            results[name] = {
+                precision: measure_model(
+                    model, shape, device, precision, warmup, steps, compile_model
+                )
+                for precision in precisions
+            }
+        if compiled_rows and name in compiled_rows:
+            results[f"{name}+compiled"] = {
+                precision: measure_model(
+                    model, shape, device, precision, warmup, steps, True
+                )
+                for precision in precisions
+            }
     return results
