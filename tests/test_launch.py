@@ -1,12 +1,15 @@
 """The entry points: ``python -m torchrec_dlf.<name>`` from outside the checkout, the thin
-launch/ and datasets/ files (no ``sys.path`` edits), and real TorchX launches on the
-local_cwd scheduler: simulated multi-node, and a rank killed mid-run that the job
+launch/ and datasets/ files (no ``sys.path`` edits), the launch line users type (TorchX
+dry runs of ``torchx run dist.ddp -j 2x8 launch/train.py``), and real TorchX launches on
+the local_cwd scheduler: simulated multi-node, and a rank killed mid-run that the job
 survives by restarting from its last checkpoint."""
 
 import ast
 import glob
 import json
 import os
+import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -14,14 +17,16 @@ import sys
 import tempfile
 import time
 import unittest
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import pytest
 
 from tests.scripts import ROOT, run_module, run_script, script_env, tiny_dlf_flags
 from torchrec_dlf.data.synthetic import SyntheticConfig, generate
-from torchrec_dlf.main_job import TRAIN_MODULE, Launch, torchx_command
+from torchrec_dlf.main_job import TRAIN_MODULE, Launch, _torchx_env, torchx_command
+from torchrec_dlf.train import script_arguments
 from torchrec_dlf.training.checkpoint import STATE_FILE
+from torchrec_dlf.user_errors import ConfigError
 
 DATA = SyntheticConfig(
     train_rows=24000,
@@ -182,6 +187,199 @@ class MainJobCommandTest(unittest.TestCase):
             ["run", "dist.ddp", "-j", "1x2", "--script", "launch/train.py"]
             + ["--", "--epochs", "1"],
         )
+
+    def test_module_launch_reads_no_torchxconfig(self) -> None:
+        # The checkout's .torchxconfig sets dist.ddp's --script, which TorchX refuses
+        # beside -m: the main job's module launch works from the checkout too.
+        with _torchx_env(Launch(TRAIN_MODULE)) as env:
+            with open(env["TORCHXCONFIG"]) as f:
+                self.assertNotIn("[", f.read())
+            cmd = torchx_command("1x2", ["--epochs", "1"])
+            cmd.insert(2, "--dryrun")
+            done = subprocess.run(
+                cmd, cwd=ROOT, env={**script_env(), "TORCHXCONFIG": env["TORCHXCONFIG"]},
+                capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+        self.assertEqual(done.returncode, 0, done.stderr[-3000:])
+        _, command = dryrun_job(done.stdout)
+        self.assertEqual(torchrun_entry(command)[1][:2], TRAIN_MODULE)
+        script = Launch(["--script", "launch/train.py"], scheduler=None)
+        with _torchx_env(script) as env:
+            self.assertEqual(env.get("TORCHXCONFIG"), os.environ.get("TORCHXCONFIG"))
+
+
+def torchx_dryrun(argv: List[str], cwd: str = ROOT) -> subprocess.CompletedProcess:
+    """``torchx run --dryrun <argv>`` in ``cwd`` (the checkout: its .torchxconfig)."""
+    return subprocess.run(
+        ["torchx", "run", "--dryrun", *argv],
+        cwd=cwd,
+        env=script_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def dryrun_job(output: str) -> Tuple[int, List[str]]:
+    """The replicas and the torchrun command line of the one role of a dry run."""
+    app = output.split("=== APPLICATION ===", 1)[1].split("=== SCHEDULER REQUEST", 1)[0]
+    replicas = int(re.search(r"'num_replicas': (\d+)", app).group(1))
+    args = ast.literal_eval(re.search(r"'args': (\[.*?\])", app, re.S).group(1))
+    assert args[0] == "-c", args
+    return replicas, shlex.split(args[1])
+
+
+def torchrun_entry(command: List[str]) -> Tuple[dict, List[str]]:
+    """torchrun's own options (up to ``--role``) and what it runs with its arguments."""
+    assert command[0] == "torchrun", command
+    role = command.index("--role")
+    options = dict(zip(command[1:role:2], command[2:role:2]))
+    return options, command[role + 2 :]
+
+
+class LaunchLineTest(unittest.TestCase):
+    """``torchx run dist.ddp -j 2x8 launch/train.py [-- <flags>]``: the line users type
+    (dist.ddp's default ``--script launch/train.py`` comes from .torchxconfig)."""
+
+    def _job(self, argv: List[str], cwd: str = ROOT) -> Tuple[int, dict, List[str]]:
+        done = torchx_dryrun(argv, cwd)
+        self.assertEqual(done.returncode, 0, (done.stdout + done.stderr)[-3000:])
+        replicas, command = dryrun_job(done.stdout)
+        options, entry = torchrun_entry(command)
+        return replicas, options, entry
+
+    def test_script_path_as_the_first_argument(self) -> None:
+        for argv, flags in (
+            (["dist.ddp", "-j", "2x8", "launch/train.py"], []),
+            (
+                ["dist.ddp", "-j", "2x8", "launch/train.py", "--", "--epochs", "1"],
+                ["--epochs", "1"],
+            ),
+        ):
+            replicas, options, entry = self._job(argv)
+            self.assertEqual(replicas, 2, argv)
+            self.assertEqual(options["--nnodes"], "2")
+            self.assertEqual(options["--nproc_per_node"], "8")
+            self.assertEqual(options["--rdzv_backend"], "c10d")
+            # torchrun runs launch/train.py, given its own path and the flags...
+            self.assertEqual(entry[0], "launch/train.py")
+            self.assertEqual(entry[1], "launch/train.py")
+            # ...which it drops, keeping exactly the flags.
+            self.assertEqual(script_arguments(entry[0], entry[1:]), flags)
+
+    def test_script_flag_as_before(self) -> None:
+        replicas, options, entry = self._job(
+            [
+                "dist.ddp",
+                "-j",
+                "2x8",
+                "--script",
+                "launch/train.py",
+                "--",
+                "--epochs",
+                "1",
+            ]
+        )
+        self.assertEqual((replicas, options["--nproc_per_node"]), (2, "8"))
+        self.assertEqual(entry, ["launch/train.py", "--epochs", "1"])
+
+    def test_the_command_torchrun_runs_is_accepted_by_train_py(self) -> None:
+        _, _, entry = self._job(
+            ["dist.ddp", "-j", "2x8", "launch/train.py", "--", "--help"]
+        )
+        done = run_script(entry)
+        self.assertEqual(done.returncode, 0, done.stderr[-3000:])
+        self.assertIn("usage: train.py", done.stdout)
+        self.assertIn("--interaction_type", done.stdout)
+
+    def test_slurm_job_of_two_nodes_of_eight(self) -> None:
+        done = torchx_dryrun(
+            [
+                "-s",
+                "slurm",
+                "dist.ddp",
+                "-j",
+                "2x8",
+                "launch/train.py",
+                "--",
+                "--epochs",
+                "1",
+            ]
+        )
+        self.assertEqual(done.returncode, 0, (done.stdout + done.stderr)[-3000:])
+        request = done.stdout.split("=== SCHEDULER REQUEST ===", 1)[1]
+        # One heterogeneous job of two groups (nodes), each running torchrun with 8
+        # processes of launch/train.py.
+        self.assertEqual(request.count("#SBATCH hetjob"), 1)
+        self.assertEqual(request.count("--nnodes 2 --nproc_per_node 8"), 2)
+        self.assertEqual(
+            request.count("launch/train.py launch/train.py -- --epochs 1"), 2
+        )
+
+    def test_module_launch_outside_the_checkout(self) -> None:
+        # .torchxconfig's default --script is read only in the checkout; elsewhere
+        # dist.ddp takes -m as TorchX documents it...
+        with tempfile.TemporaryDirectory() as d:
+            replicas, options, entry = self._job(
+                ["-s", "local_cwd", "dist.ddp", "-j", "1x2", "-m", "torchrec_dlf.train"]
+                + ["--", "--epochs", "1"],
+                cwd=d,
+            )
+        self.assertEqual((replicas, options["--nproc_per_node"]), (1, "2"))
+        self.assertEqual(entry, ["-m", "torchrec_dlf.train", "--epochs", "1"])
+        # ...and in the checkout TorchX refuses -m beside that default (README says so).
+        done = torchx_dryrun(["dist.ddp", "-j", "1x2", "-m", "torchrec_dlf.train"])
+        self.assertNotEqual(done.returncode, 0)
+        self.assertIn("exactly one of --script and -m", done.stderr)
+
+    def test_another_script_path_is_one_line_and_exit_2(self) -> None:
+        done = run_script(["launch/train.py", "launch/predict.py", "--epochs", "1"])
+        self.assertEqual(done.returncode, 2, done.stderr[-3000:])
+        lines = done.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, done.stderr)
+        self.assertTrue(
+            lines[0].startswith("error: launch/predict.py given before the flags"),
+            lines[0],
+        )
+        self.assertIn("--script launch/predict.py", lines[0])
+
+
+class ScriptArgumentsTest(unittest.TestCase):
+    def test_own_path_and_the_separator_after_it_are_dropped(self) -> None:
+        script = "launch/train.py"
+        absolute = os.path.join(ROOT, script)
+        cwd = os.getcwd()
+        os.chdir(ROOT)
+        try:
+            for first in (script, "./launch/train.py", absolute):
+                self.assertEqual(
+                    script_arguments(script, [first, "--", "--epochs", "1"]),
+                    ["--epochs", "1"],
+                )
+                self.assertEqual(
+                    script_arguments(script, [first, "--epochs", "1"]),
+                    ["--epochs", "1"],
+                )
+                self.assertEqual(script_arguments(absolute, [first]), [])
+        finally:
+            os.chdir(cwd)
+
+    def test_flags_stay_as_they_are(self) -> None:
+        for argv in ([], ["--epochs", "1"], ["--", "--epochs", "1"], ["-h"]):
+            self.assertEqual(script_arguments("launch/train.py", argv), argv)
+
+    def test_another_script_is_refused_in_one_line(self) -> None:
+        for other, missing in (
+            (os.path.join(ROOT, "launch", "predict.py"), False),
+            (os.path.join(ROOT, "lauch", "train.py"), True),
+        ):
+            with self.assertRaises(ConfigError) as raised:
+                script_arguments(os.path.join(ROOT, "launch/train.py"), [other])
+            message = str(raised.exception)
+            self.assertNotIn("\n", message)
+            self.assertIn(f"--script {other}", message)
+            self.assertEqual("(no such file)" in message, missing, message)
+            self.assertTrue(getattr(raised.exception, "before_process_group", False))
 
 
 @pytest.mark.e2e

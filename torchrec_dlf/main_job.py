@@ -12,14 +12,16 @@ the local_cwd scheduler and log directory of its ``.torchxconfig``. Also install
 """
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterator, List, Optional
 
 # What TorchX runs on each rank: the installed training module, or a script path.
 TRAIN_MODULE = ["-m", "torchrec_dlf.train"]
@@ -58,6 +60,21 @@ def torchx_command(
         "--",
         *train_args,
     ]
+
+
+@contextlib.contextmanager
+def _torchx_env(launch: Launch) -> Iterator[Dict[str, str]]:
+    """The environment of the ``torchx`` call. A module launch reads no
+    ``.torchxconfig`` (an empty one stands in): the checkout's sets ``--script`` for
+    ``dist.ddp``, which TorchX refuses beside ``-m``, and the scheduler is on the
+    command line anyway."""
+    env = dict(os.environ)
+    if launch.entry[:1] != ["-m"]:
+        yield env
+        return
+    with tempfile.NamedTemporaryFile("w", suffix=".torchxconfig") as empty:
+        env["TORCHXCONFIG"] = empty.name
+        yield env
 
 
 def format_table(rows: List[Dict[str, Any]]) -> str:
@@ -115,7 +132,8 @@ def run_model(
     ]
     cmd = torchx_command(args.nodes_x_procs, train_args, launch)
     print(f"[main job] {' '.join(cmd)}", flush=True)
-    done = subprocess.run(cmd, cwd=launch.cwd)
+    with _torchx_env(launch) as env:
+        done = subprocess.run(cmd, cwd=launch.cwd, env=env)
     metrics = os.path.join(out, kind, "metrics.json")
     if done.returncode != 0 or not os.path.isfile(metrics):
         print(f"[main job] {kind} failed (exit {done.returncode}); logs: {launch.logs}")
