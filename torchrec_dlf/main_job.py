@@ -2,7 +2,11 @@
 default data, each launched through TorchX, then one table.
 
     python -m torchrec_dlf.main_job [--interactions dot,dcn,dlf] [--nodes_x_procs 1x2]
-                                    [-- <extra training flags>]
+                                    [--multi_hot 3,2,1,...] [-- <extra training flags>]
+
+``--multi_hot`` trains every model on the multi-hot variant of the default data (bags
+of the given sizes per categorical field, MLPerf DLRMv2 style; see
+`torchrec_dlf.data.synthetic`): the set is generated once and each run is given it.
 
 From any directory each model runs as ``torchx run -s local_cwd dist.ddp -j 1x2 -m
 torchrec_dlf.train -- ...``; ``launch/main_job.py`` (``make train``) runs the same job
@@ -21,7 +25,10 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional
+
+if TYPE_CHECKING:
+    from torchrec_dlf.data.synthetic import SyntheticConfig
 
 # What TorchX runs on each rank: the installed training module, or a script path.
 TRAIN_MODULE = ["-m", "torchrec_dlf.train"]
@@ -98,7 +105,36 @@ def parse_args(argv: List[str]) -> argparse.Namespace:
     p.add_argument("--nodes_x_procs", default="1x2")
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--output_dir", default=os.path.join("results", "main_job"))
-    return p.parse_args(argv)
+    p.add_argument(
+        "--multi_hot",
+        default="",
+        help="bag sizes of the default data's categorical fields (MLPerf DLRMv2's "
+        "--multi_hot_sizes): one per field ('3,2,1,...') or one for all; empty: one-hot",
+    )
+    p.add_argument(
+        "--multi_hot_distribution",
+        default="uniform",
+        choices=("uniform", "pareto"),
+        help="how the bags' extra ids are drawn",
+    )
+    args = p.parse_args(argv)
+    from torchrec_dlf.user_errors import UserError
+
+    try:
+        _synthetic_config(args).bag_sizes
+    except UserError as e:
+        p.error(str(e))
+    return args
+
+
+def _synthetic_config(args: argparse.Namespace) -> "SyntheticConfig":
+    """The default data, multi-hot when ``--multi_hot`` asks for bags."""
+    from torchrec_dlf.data.synthetic import SyntheticConfig
+
+    return SyntheticConfig(
+        multi_hot=args.multi_hot,
+        multi_hot_distribution=args.multi_hot_distribution,
+    )
 
 
 def _output_dir_for_job(out: str, cwd: Optional[str]) -> str:
@@ -155,8 +191,12 @@ def main(argv: Optional[List[str]] = None, launch: Launch = INSTALLED) -> int:
 
     from torchrec_dlf.data.synthetic import ensure_synthetic_dataset
 
-    print("[main job] preparing the embedded default data (cached after the first run)")
-    dataset_dir = ensure_synthetic_dataset()
+    bags = f", multi-hot bags {args.multi_hot}" if args.multi_hot else ""
+    print(
+        f"[main job] preparing the embedded default data{bags} (cached after the "
+        f"first run)"
+    )
+    dataset_dir = ensure_synthetic_dataset(_synthetic_config(args))
     out = os.path.join(args.output_dir, time.strftime("%Y%m%d-%H%M%S"))
     rows = []
     for kind in args.interactions.split(","):

@@ -6,10 +6,9 @@ from typing import Iterator, List, Optional, Tuple
 import numpy as np
 from torchrec.datasets.utils import Batch
 
-from torchrec_dlf.data.batching import make_batch
 from torchrec_dlf.data.rank_share import RankShare
 from torchrec_dlf.data.row_groups import RowGroup, RowGroupIndex, RowGroupReader
-from torchrec_dlf.data.rows import Rows, num_rows, pad_rows, table_rows
+from torchrec_dlf.data.rows import Rows, num_rows, pad_rows, rows_batch, table_rows
 from torchrec_dlf.data.shuffle_buffer import BatchLayout, buffered_batches
 
 # A row position of padding in `EpochBatches.plan`.
@@ -75,7 +74,7 @@ class EpochBatches:
         cuts = buffered_batches(self._blocks(), self.layout, self.pad)
         for i, (_, rows) in enumerate(cuts):
             if i >= start_batch:
-                yield make_batch(*rows, self.keys)
+                yield rows_batch(rows, self.index.metadata)
 
     def plan(self, start_batch: int = 0) -> Iterator[Tuple[int, np.ndarray]]:
         """
@@ -100,15 +99,23 @@ class EpochBatches:
     def first_row(self) -> Rows:
         """The split's first row, copied into padding."""
         if self._first_row is None:
-            table = RowGroupReader(self.index).read(self.index.groups[0])
-            self._first_row = table_rows(table.slice(0, 1), self.index.metadata)
+            group = self.index.groups[0]
+            table = RowGroupReader(self.index).read(group)
+            self._first_row = table_rows(
+                table.slice(0, 1),
+                self.index.metadata,
+                self.index.files[group.file],
+                self.index.file_row(group),
+            )
         return self._first_row
 
     def _blocks(self) -> Iterator[Rows]:
         reader = RowGroupReader(self.index)
         for s in self.slices:
             table = reader.read(s.group).slice(s.lo, s.hi - s.lo)
-            yield table_rows(table, self.index.metadata)
+            path = self.index.files[s.group.file]
+            first = self.index.file_row(s.group) + s.lo
+            yield table_rows(table, self.index.metadata, path, first)
 
 
 def _pad_positions(rows: Optional[Rows], size: int) -> Rows:

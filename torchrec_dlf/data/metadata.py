@@ -6,15 +6,19 @@ Layout of a prepared dataset directory::
     <dir>/<split>/part-00000.parquet ...     (split: train, valid, test)
 
 Each Parquet file has the columns ``label`` (int8, 0/1), the numeric fields (float32,
-already transformed) and the categorical fields (int32 ids in [0, vocab_size)). Readers
-never infer anything from the files: everything they need is in the metadata.
+already transformed) and the categorical fields (int32 ids in [0, vocab_size)). A
+multi-hot field (one listed in ``multi_hot``, see `BagInfo`) is a ``list<int32>`` column
+instead: a bag of ids per row, possibly empty, and optionally a ``list<float32>`` column
+of per-id weights beside it. Readers never infer anything from the files: everything
+they need is in the metadata (a metadata without ``multi_hot``, as every dataset
+prepared before multi-hot fields existed, is all one-hot).
 """
 
 import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from torchrec_dlf.user_errors import UserError
 
@@ -23,6 +27,7 @@ FORMAT_VERSION = 1
 METADATA_FILE = "metadata.json"
 LABEL_COLUMN = "label"
 SPLITS = ("train", "valid", "test")
+POOLINGS = ("sum", "mean")
 
 
 class DatasetFormatError(UserError, ValueError):
@@ -39,6 +44,28 @@ class SplitInfo:
 
 
 @dataclass
+class BagInfo:
+    """
+    A multi-hot field: a ``list<int32>`` column holding a bag of ids per row.
+
+    Args:
+        max_length (int): the longest bag the files may hold (the loader refuses
+            longer ones).
+        mean_length (float): mean ids per row over the training split: the pooling
+            factor to tell the sharding planner.
+        pooling (str): how the table pools a bag, "sum" or "mean" (an empty bag
+            pools to zeros either way); "sum" in a dataset with per-id weights.
+        weights (Optional[str]): the ``list<float32>`` column of per-id weights (one
+            per id of the bag, in the same order), if the field is weighted.
+    """
+
+    max_length: int
+    mean_length: float
+    pooling: str = "sum"
+    weights: Optional[str] = None
+
+
+@dataclass
 class DatasetMetadata:
     """
     Description of a prepared dataset.
@@ -51,6 +78,8 @@ class DatasetMetadata:
         splits (Dict[str, SplitInfo]): prepared splits.
         source (Dict[str, Any]): where the data came from (files, checksums, generator).
         options (Dict[str, Any]): preparation options, to make a run reproducible.
+        multi_hot (Dict[str, BagInfo]): the multi-hot categorical fields; the others
+            hold one id per row.
     """
 
     name: str
@@ -64,6 +93,7 @@ class DatasetMetadata:
     format: str = FORMAT_NAME
     format_version: int = FORMAT_VERSION
     identity: str = ""
+    multi_hot: Dict[str, BagInfo] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         missing = [c for c in self.categorical if c not in self.vocab_sizes]
@@ -71,6 +101,33 @@ class DatasetMetadata:
             raise DatasetFormatError(f"no vocab_size for categorical fields {missing}")
         if not self.categorical:
             raise DatasetFormatError("a dataset needs at least one categorical field")
+        self.multi_hot = {
+            name: BagInfo(**bag) if isinstance(bag, dict) else bag
+            for name, bag in self.multi_hot.items()
+        }
+        for name, bag in self.multi_hot.items():
+            if name not in self.categorical:
+                raise DatasetFormatError(
+                    f"multi-hot field {name!r} is not a categorical field"
+                )
+            if bag.max_length < 1 or not 0 <= bag.mean_length <= bag.max_length:
+                raise DatasetFormatError(
+                    f"multi-hot field {name!r}: max_length {bag.max_length} must be "
+                    f">= 1 and mean_length {bag.mean_length} in [0, max_length]"
+                )
+            if bag.pooling not in POOLINGS:
+                raise DatasetFormatError(
+                    f"multi-hot field {name!r}: pooling {bag.pooling!r} is not one of "
+                    f"{list(POOLINGS)}"
+                )
+        means = [n for n, b in self.multi_hot.items() if b.pooling == "mean"]
+        if means and self.weighted:
+            # A weighted KJT feeds weights to every table, and torch's and FBGEMM's
+            # embedding bags take per-id weights with sum pooling only.
+            raise DatasetFormatError(
+                f"multi-hot fields {means} pool by mean in a dataset with per-id "
+                f"weights; weighted datasets pool every field by sum"
+            )
 
     def compute_identity(self, directory: Optional[str] = None) -> str:
         """
@@ -105,12 +162,46 @@ class DatasetMetadata:
             "encoding": encoding,
             "file_sha256": digests,
         }
+        if self.multi_hot:
+            # Which fields are bags (and weighted) changes what a row means; the
+            # bag statistics and the pooling do not.
+            payload["multi_hot"] = {n: b.weights for n, b in self.multi_hot.items()}
         raw = json.dumps(payload, sort_keys=True, default=str).encode()
         return hashlib.sha256(raw).hexdigest()
 
     @property
     def columns(self) -> List[str]:
-        return [self.label] + self.numeric + self.categorical
+        weights = [b.weights for b in self.multi_hot.values() if b.weights]
+        return [self.label] + self.numeric + self.categorical + weights
+
+    @property
+    def weighted(self) -> bool:
+        """Whether a field has per-id weights (the batches carry a weighted KJT)."""
+        return any(b.weights for b in self.multi_hot.values())
+
+    def pooling(self, name: str) -> str:
+        """How the table of categorical field ``name`` pools its bag."""
+        bag = self.multi_hot.get(name)
+        return "sum" if bag is None else bag.pooling
+
+    def pooling_factor(self, name: str) -> float:
+        """Mean ids per row of categorical field ``name`` (1 for a one-hot field)."""
+        bag = self.multi_hot.get(name)
+        return 1.0 if bag is None else float(bag.mean_length)
+
+    def bag_slots(self) -> List[Tuple[int, int]]:
+        """
+        Where each categorical field's ids sit in a row of a multi-hot dataset's id
+        matrix (see `torchrec_dlf.data.bags`): [start, end) columns, ``max_length``
+        wide for a multi-hot field, one for a one-hot field.
+        """
+        slots, start = [], 0
+        for name in self.categorical:
+            bag = self.multi_hot.get(name)
+            width = 1 if bag is None else bag.max_length
+            slots.append((start, start + width))
+            start += width
+        return slots
 
     def split(self, name: str) -> SplitInfo:
         if name not in self.splits:
@@ -120,7 +211,10 @@ class DatasetMetadata:
         return self.splits[name]
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
+        raw = asdict(self)
+        if not self.multi_hot:
+            del raw["multi_hot"]  # one-hot datasets keep the metadata they always had
+        return json.dumps(raw, indent=2, sort_keys=True)
 
     def write(self, directory: str) -> str:
         """Writes ``metadata.json`` atomically; returns its path."""

@@ -2,7 +2,7 @@
 
 import math
 from dataclasses import dataclass
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 import pyarrow as pa
@@ -37,18 +37,27 @@ class RowGroupIndex:
         self.metadata = metadata
         self.columns: List[str] = metadata.columns
         self.groups: List[RowGroup] = []
+        self._file_rows: Dict[Tuple[int, int], int] = {}
         for i, path in enumerate(files):
             md = open_parquet(path).metadata
-            names = md.schema.names
-            missing = [c for c in self.columns if c not in names]
+            schema = md.schema.to_arrow_schema()
+            missing = [c for c in self.columns if c not in schema.names]
             if missing:
                 raise DatasetFormatError(f"{path}: missing columns {missing}")
+            check_bag_columns(path, schema, metadata)
             check_statistics(path, md, metadata)
+            first = 0
             for g in range(md.num_row_groups):
                 rows = md.row_group(g).num_rows
                 if rows:
                     self.groups.append(RowGroup(i, g, rows))
+                    self._file_rows[(i, g)] = first
+                first += rows
         self.num_rows: int = sum(g.rows for g in self.groups)
+
+    def file_row(self, group: RowGroup) -> int:
+        """The row number, in its file, of the first row of ``group``."""
+        return self._file_rows[(group.file, group.row_group)]
 
     def order(self, shuffle: bool, seed: int, epoch: int) -> List[RowGroup]:
         """The epoch's row-group order: file order, or a permutation seeded by
@@ -100,7 +109,10 @@ def check_statistics(path: str, md: Any, meta: DatasetMetadata) -> None:
     another row or fail inside the kernel), labels outside {0, 1} and non-finite
     numbers, from the Parquet statistics alone (no data is read).
     """
-    index = {n: j for j, n in enumerate(md.schema.names)}
+    # The leaf column of each field (a list column's leaf holds its ids).
+    index = {}
+    for j in range(md.num_columns):
+        index.setdefault(md.schema.column(j).path.split(".")[0], j)
     limits = {c: (0, meta.vocab_sizes[c] - 1) for c in meta.categorical}
     limits[meta.label] = (0, 1)
     for g in range(md.num_row_groups):
@@ -123,4 +135,34 @@ def check_statistics(path: str, md: Any, meta: DatasetMetadata) -> None:
                 raise DatasetFormatError(
                     f"{path}: row group {g}, numeric field {name} holds non-finite "
                     f"values ([{stats.min}, {stats.max}])"
+                )
+
+
+def check_bag_columns(path: str, schema: pa.Schema, meta: DatasetMetadata) -> None:
+    """
+    Refuses a file whose multi-hot fields (and their weights) are not list columns of
+    integers (floats), or whose one-hot fields are list columns, naming the file and
+    the field.
+    """
+    for name in meta.categorical:
+        kind = schema.field(name).type
+        bag = meta.multi_hot.get(name)
+        if bag is None:
+            if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+                raise DatasetFormatError(
+                    f"{path}: field {name} is a {kind} column but its metadata "
+                    f"records a one-hot field (one int32 id per row)"
+                )
+            continue
+        columns = [(name, pa.types.is_integer, "integer ids")]
+        if bag.weights:
+            columns.append((bag.weights, pa.types.is_floating, "float weights"))
+        for column, is_kind, what in columns:
+            kind = schema.field(column).type
+            if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)) or (
+                not is_kind(kind.value_type)
+            ):
+                raise DatasetFormatError(
+                    f"{path}: field {column} is a {kind} column, not the list of "
+                    f"{what} of a multi-hot field"
                 )

@@ -10,7 +10,17 @@ usual ``log(1 + x)`` transform. Labels come from a hidden teacher whose logit ha
 * higher-order terms (three-way latent products and a small tanh network),
 
 each scaled to a chosen share of the logit, so a model that captures interactions beats
-a first-order (logistic regression) model by a clear margin. The data is written once
+a first-order (logistic regression) model by a clear margin.
+
+Multi-hot mode (``multi_hot``, MLPerf DLRMv2 style, as its ``--multi_hot_sizes``): a
+field of bag size k > 1 holds k ids per row, the row's one-hot id first and k - 1
+extra ids drawn once per id (``multi_hot_distribution``: uniform over the table, or
+id + a Pareto-distributed offset, wrapping around), so each id always brings the same
+bag. The teacher reads a bag as a pooling table does: its first-order weight and
+latent vector are the sum over the bag's ids divided by sqrt(bag size) (the variance
+of one id's), so what decides the label is exactly what a sum- or mean-pooled
+embedding can express. The rows' first ids are those of the one-hot set of the same
+seed; the labels are not. The data is written once
 as a prepared Parquet dataset into a cache directory and read back through
 `ParquetBatchLoader`, exactly as real data is.
 """
@@ -20,17 +30,24 @@ import fcntl
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
-from typing import Dict, Iterator, List, Optional, Tuple
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
 
-from torchrec_dlf.data.metadata import DatasetMetadata, find_metadata
+from torchrec_dlf.data.metadata import POOLINGS, BagInfo, DatasetMetadata, find_metadata
 from torchrec_dlf.data.writer import PreparedDatasetWriter
+from torchrec_dlf.user_errors import ConfigError
 
 # Part of the cache key: bump it whenever the generated rows change for the same config.
 GENERATOR_VERSION = 2
 _CHUNK_ROWS = 50_000
+MULTI_HOT_DISTRIBUTIONS = ("uniform", "pareto")
+# The settings of multi-hot mode: left out of the cache key and the recorded options
+# while at their defaults, so one-hot datasets keep theirs.
+_MULTI_HOT_FIELDS = ("multi_hot", "multi_hot_distribution", "multi_hot_pooling")
+# MLPerf DLRMv2's Pareto shape for the extra ids' offsets.
+_PARETO_SHAPE = 0.25
 
 
 @dataclass(frozen=True)
@@ -54,12 +71,54 @@ class SyntheticConfig:
     positive_rate: float = 0.25
     seed: int = 2021
     row_group_rows: int = 16384
+    multi_hot: str = ""
+    multi_hot_distribution: str = "uniform"
+    multi_hot_pooling: str = "sum"
+
+    def settings(self) -> Dict[str, Any]:
+        """The fields, without multi-hot mode's while they are at their defaults."""
+        raw = asdict(self)
+        if not any(s > 1 for s in self.bag_sizes):
+            for f in fields(self):
+                if f.name in _MULTI_HOT_FIELDS and raw[f.name] == f.default:
+                    del raw[f.name]
+        return raw
 
     def cache_key(self) -> str:
         raw = json.dumps(
-            {"generator": GENERATOR_VERSION, **asdict(self)}, sort_keys=True
+            {"generator": GENERATOR_VERSION, **self.settings()}, sort_keys=True
         ).encode()
         return hashlib.sha256(raw).hexdigest()[:12]
+
+    @property
+    def bag_sizes(self) -> List[int]:
+        """
+        Ids per row of each categorical field: ``multi_hot`` is one size per field
+        ("3,2,1,...") or one size for all ("3"); empty: one each (one-hot).
+        """
+        text = self.multi_hot.strip()
+        try:
+            sizes = [int(v) for v in text.split(",")] if text else [1]
+        except ValueError:
+            sizes = []
+        if len(sizes) == 1:
+            sizes = sizes * self.num_categorical
+        if len(sizes) != self.num_categorical or min(sizes) < 1:
+            raise ConfigError(
+                f"multi_hot {self.multi_hot!r}: expected one bag size >= 1, or "
+                f"{self.num_categorical} comma-separated ones (one per categorical field)"
+            )
+        if self.multi_hot_distribution not in MULTI_HOT_DISTRIBUTIONS:
+            raise ConfigError(
+                f"multi_hot_distribution {self.multi_hot_distribution!r}: expected one "
+                f"of {list(MULTI_HOT_DISTRIBUTIONS)}"
+            )
+        if self.multi_hot_pooling not in POOLINGS:
+            raise ConfigError(
+                f"multi_hot_pooling {self.multi_hot_pooling!r}: expected one of "
+                f"{list(POOLINGS)}"
+            )
+        return sizes
 
     @property
     def numeric_names(self) -> List[str]:
@@ -92,6 +151,13 @@ class SyntheticTeacher:
             self._popularity.append(rng.permutation(v))  # rank -> id
             self._first.append(rng.normal(0.0, 1.0, v))
             self._latent.append(rng.normal(0.0, 1.0 / np.sqrt(k), (v, k)))
+        # Bags (their own generator: the draws below stay those of the one-hot set).
+        self.bags = MultiHotBags(config, self.vocab_sizes)
+        for f in self.bags.fields:
+            members = self.bags.members(f)  # v x size: every id's bag
+            norm = np.sqrt(members.shape[1])
+            self._first[f] = self._first[f][members].sum(axis=1) / norm
+            self._latent[f] = self._latent[f][members].sum(axis=1) / norm
         n_num = config.num_numeric
         self._count_mu = rng.uniform(0.0, 4.0, n_num)
         self._count_sigma = rng.uniform(0.5, 1.5, n_num)
@@ -190,6 +256,51 @@ class SyntheticTeacher:
         return labels, numeric, cat
 
 
+class MultiHotBags:
+    """
+    The extra ids of each id of the multi-hot fields (see the module docstring),
+    drawn from a generator of their own (the rows and labels stay those of the
+    one-hot set of the same seed).
+
+    Args:
+        config (SyntheticConfig): sizes, distribution and seed.
+        vocab_sizes (List[int]): rows of each field's table.
+    """
+
+    def __init__(self, config: SyntheticConfig, vocab_sizes: List[int]) -> None:
+        self.sizes = config.bag_sizes
+        rng = np.random.default_rng([config.seed, 5])
+        self._extra: Dict[int, np.ndarray] = {}
+        for f, (size, vocab) in enumerate(zip(self.sizes, vocab_sizes)):
+            if size == 1:
+                continue
+            shape = (vocab, size - 1)
+            if config.multi_hot_distribution == "uniform":
+                extra = rng.integers(0, vocab, shape)
+            else:
+                # Shape 0.25 has no mean: clip the far tail before the cast.
+                draws = np.minimum(rng.pareto(_PARETO_SHAPE, shape), 1e18)
+                offsets = draws.astype(np.int64) % vocab
+                extra = (np.arange(vocab)[:, None] + offsets) % vocab
+            self._extra[f] = extra.astype(np.int32)
+
+    @property
+    def fields(self) -> List[int]:
+        """The multi-hot fields (bag size > 1)."""
+        return sorted(self._extra)
+
+    def members(self, f: int) -> np.ndarray:
+        """vocab x size: the bag of every id of multi-hot field ``f``, the id first."""
+        extra = self._extra[f]
+        first = np.arange(len(extra), dtype=np.int32)[:, None]
+        return np.concatenate([first, extra], axis=1)
+
+    def bags(self, cat: np.ndarray, f: int) -> Tuple[np.ndarray, np.ndarray]:
+        """Field ``f``'s bags of the rows ``cat`` (n x F): n lengths, the ids."""
+        ids = np.concatenate([cat[:, f : f + 1], self._extra[f][cat[:, f]]], axis=1)
+        return np.full(len(cat), self.sizes[f], dtype=np.int32), ids.reshape(-1)
+
+
 def _solve_bias(logit: np.ndarray, rate: float) -> float:
     lo, hi = -30.0, 30.0
     for _ in range(60):
@@ -218,12 +329,23 @@ def default_cache_dir() -> str:
 def generate(config: SyntheticConfig, directory: str) -> DatasetMetadata:
     """Writes the synthetic dataset of ``config`` as a prepared dataset in ``directory``."""
     teacher = SyntheticTeacher(config)
+    bags = teacher.bags
+    names = config.categorical_names
+    multi_hot = {
+        names[f]: BagInfo(
+            max_length=bags.sizes[f],
+            mean_length=float(bags.sizes[f]),
+            pooling=config.multi_hot_pooling,
+        )
+        for f in bags.fields
+    }
     writer = PreparedDatasetWriter(
         directory,
         "synthetic",
         config.numeric_names,
-        config.categorical_names,
+        names,
         row_group_rows=config.row_group_rows,
+        multi_hot=multi_hot,
     )
     with writer:
         splits = {
@@ -234,11 +356,13 @@ def generate(config: SyntheticConfig, directory: str) -> DatasetMetadata:
         for i, (split, rows) in enumerate(splits.items()):
             rng = np.random.default_rng([config.seed, 1, i])
             for n in _chunks(rows):
-                writer.write(split, *teacher.sample(rng, n))
+                labels, numeric, cat = teacher.sample(rng, n)
+                rows_bags = {names[f]: bags.bags(cat, f) for f in bags.fields}
+                writer.write(split, labels, numeric, cat, rows_bags)
         return writer.commit(
             vocab_sizes=dict(zip(config.categorical_names, teacher.vocab_sizes)),
             source={"generator": "torchrec_dlf.data.synthetic", "version": GENERATOR_VERSION},
-            options=asdict(config),
+            options=config.settings(),
         )
 
 

@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from torchrec.datasets.utils import Batch
 
-from torchrec_dlf.data.batching import tensor_batch
+from torchrec_dlf.data.batching import bag_arrays, tensor_batch
 from torchrec_dlf.data.epoch_batches import PAD_POSITION, EpochBatches
 from torchrec_dlf.data.metadata import DatasetFormatError
 from torchrec_dlf.data.row_groups import RowGroupReader
@@ -47,8 +47,10 @@ def segments(plan: Iterator, min_batches: int) -> Iterator[List[np.ndarray]]:
 
 
 # A segment as it crosses from a worker: labels, dense rows, key-major ids of each
-# batch one after the other, and the batch sizes.
-SegmentTensors = Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+# batch one after the other, and the batch sizes; for a multi-hot dataset also the
+# key-major lengths of each batch one after the other and the weights (empty when
+# the dataset has none).
+SegmentTensors = Tuple[torch.Tensor, ...]
 
 
 class SegmentBuilder:
@@ -69,6 +71,8 @@ class SegmentBuilder:
         store = self._read(needed)
         if (everything == PAD_POSITION).any():
             store = concat_rows([store, self._epoch.pad(None, 1)])
+        if self._epoch.index.metadata.multi_hot:
+            return self._build_bags(batches, store, lookup)
         total, features = len(everything), store[2].shape[1]
         out = (
             _shared((total,), torch.float32),
@@ -89,6 +93,45 @@ class SegmentBuilder:
         sizes = torch.tensor([len(p) for p in batches], dtype=torch.int64)
         return out + (sizes,)
 
+    def _build_bags(
+        self,
+        batches: List[np.ndarray],
+        store: Rows,
+        lookup: Callable[[np.ndarray], np.ndarray],
+    ) -> SegmentTensors:
+        """`build` for multi-hot rows: the batches' KJT arrays one after the other."""
+        slots = self._epoch.index.metadata.bag_slots()
+        total = sum(len(p) for p in batches)
+        labels = _shared((total,), torch.float32)
+        dense = _shared((total, store[1].shape[1]), torch.float32)
+        values, lengths, weights = [], [], []
+        a = 0
+        for positions in batches:
+            n = len(positions)
+            index = lookup(positions)
+            labels.numpy()[a : a + n] = store[0][index]
+            dense.numpy()[a : a + n] = store[1][index]
+            ids, counts, *rest = (r[index] for r in store[2:])
+            v, c, w = bag_arrays(ids, counts, rest[0] if rest else None, slots)
+            values.append(v)
+            lengths.append(c)
+            if w is not None:
+                weights.append(w)
+            a += n
+        sizes = torch.tensor([len(p) for p in batches], dtype=torch.int64)
+        parts = (
+            (values, torch.int64),
+            (lengths, torch.int32),
+            (weights, torch.float32),
+        )
+        flat = []
+        for arrays, dtype in parts:
+            joined = np.concatenate(arrays) if arrays else np.zeros(0)
+            t = _shared(joined.shape, dtype)
+            t.numpy()[:] = joined
+            flat.append(t)
+        return (labels, dense, flat[0], sizes, flat[1], flat[2])
+
     def _read(self, needed: np.ndarray) -> Rows:
         """The rows at the sorted positions ``needed``, in that order."""
         meta = self._epoch.index.metadata
@@ -100,12 +143,16 @@ class SegmentBuilder:
             s = self._epoch.slices[which[run[0]]]
             table = self._reader.read(s.group)
             local = needed[run] - s.start + s.lo
+            first = self._epoch.index.file_row(s.group)
+            rows: Union[int, np.ndarray] = first + local
             if len(local) == local[-1] - local[0] + 1:  # contiguous
                 table = table.slice(int(local[0]), len(local))
+                rows = first + int(local[0])
             else:
                 table = table.take(pa.array(local))
-            labels, dense, cat = table_rows(table, meta)
-            parts.append((labels.astype(np.float32), dense, cat))
+            path = self._epoch.index.files[s.group.file]
+            read = table_rows(table, meta, path, rows)
+            parts.append((read[0].astype(np.float32),) + read[1:])
         if not parts:
             return tuple(r[:0] for r in self._epoch.pad(None, 1))
         return concat_rows(parts)
@@ -152,6 +199,9 @@ def _store_index(
 
 def segment_batches(segment: SegmentTensors, keys: List[str]) -> Iterator[Batch]:
     """The batches of a segment, as views of its tensors."""
+    if len(segment) > 4:
+        yield from _bag_segment_batches(segment, keys)
+        return
     labels, dense, values, sizes = segment
     a = 0
     for n in sizes.tolist():
@@ -163,6 +213,27 @@ def segment_batches(segment: SegmentTensors, keys: List[str]) -> Iterator[Batch]
             n,
         )
         a += n
+
+
+def _bag_segment_batches(segment: SegmentTensors, keys: List[str]) -> Iterator[Batch]:
+    """`segment_batches` of a multi-hot segment."""
+    labels, dense, values, sizes, lengths, weights = segment
+    a = v = 0
+    features = len(keys)
+    for n in sizes.tolist():
+        counts = lengths[a * features : (a + n) * features]
+        m = int(counts.sum())
+        yield tensor_batch(
+            labels[a : a + n],
+            dense[a : a + n],
+            values[v : v + m],
+            keys,
+            n,
+            counts,
+            weights[v : v + m] if weights.numel() else None,
+        )
+        a += n
+        v += m
 
 
 class EpochBatchDataset(IterableDataset):

@@ -2,7 +2,8 @@
 
 import os
 import shutil
-from typing import Any, Dict, List, Optional
+from dataclasses import replace
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import pyarrow as pa
@@ -11,6 +12,7 @@ import pyarrow.parquet as pq
 
 from torchrec_dlf.safe_output import publish, remove_stale_siblings, temp_sibling
 from torchrec_dlf.data.metadata import (
+    BagInfo,
     DatasetMetadata,
     file_sha256,
     LABEL_COLUMN,
@@ -31,8 +33,12 @@ class _SplitWriter:
         schema: pa.Schema,
         row_group_rows: int,
         file_rows: int,
+        bag_fields: Tuple[str, ...] = (),
     ) -> None:
         self._root = root
+        self._bag_fields = bag_fields
+        # Ids per multi-hot field over the split's rows (its mean bag length).
+        self.bag_ids: Dict[str, int] = {name: 0 for name in bag_fields}
         self._split = split
         self._schema = schema
         self._row_group_rows = row_group_rows
@@ -49,6 +55,9 @@ class _SplitWriter:
     def write(self, table: pa.Table) -> None:
         self.rows += table.num_rows
         self.positives += int(pc.sum(table.column(LABEL_COLUMN)).as_py() or 0)
+        for name in self._bag_fields:
+            lengths = pc.list_value_length(table.column(name))
+            self.bag_ids[name] += int(pc.sum(lengths).as_py() or 0)
         self._pending.append(table)
         self._pending_rows += table.num_rows
         while self._pending_rows >= self._row_group_rows:
@@ -98,6 +107,9 @@ class PreparedDatasetWriter:
         categorical (List[str]): categorical field names.
         row_group_rows (int): rows per Parquet row group (the loader's shuffle unit).
         file_rows (int): rows per Parquet file.
+        multi_hot (Optional[Dict[str, BagInfo]]): the multi-hot fields (``list<int32>``
+            columns, and ``list<float32>`` weights where a field has them); their
+            ``mean_length`` is measured on the train split at `commit`.
 
     Other files that belong to the dataset (e.g. saved vocabularies) are written to the
     paths `file_path` hands out, inside the temporary directory, so that they appear
@@ -118,8 +130,10 @@ class PreparedDatasetWriter:
         categorical: List[str],
         row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
         file_rows: int = DEFAULT_FILE_ROWS,
+        multi_hot: Optional[Dict[str, BagInfo]] = None,
     ) -> None:
         self.directory = os.path.abspath(directory)
+        self._multi_hot = dict(multi_hot or {})
         self._name = name
         self._numeric = list(numeric)
         self._categorical = list(categorical)
@@ -134,7 +148,17 @@ class PreparedDatasetWriter:
         self._schema = pa.schema(
             [pa.field(LABEL_COLUMN, pa.int8())]
             + [pa.field(n, pa.float32()) for n in self._numeric]
-            + [pa.field(c, pa.int32()) for c in self._categorical]
+            + [
+                pa.field(
+                    c, pa.list_(pa.int32()) if c in self._multi_hot else pa.int32()
+                )
+                for c in self._categorical
+            ]
+            + [
+                pa.field(b.weights, pa.list_(pa.float32()))
+                for b in self._multi_hot.values()
+                if b.weights
+            ]
         )
         self._splits: Dict[str, _SplitWriter] = {}
         self._files: List[str] = []
@@ -150,6 +174,7 @@ class PreparedDatasetWriter:
         labels: np.ndarray,
         numeric: np.ndarray,
         categorical: np.ndarray,
+        bags: Optional[Dict[str, Tuple[np.ndarray, np.ndarray]]] = None,
     ) -> None:
         """
         Appends rows to a split.
@@ -158,7 +183,11 @@ class PreparedDatasetWriter:
             split (str): split name.
             labels (np.ndarray): n, values 0/1.
             numeric (np.ndarray): n x N float32.
-            categorical (np.ndarray): n x F ids, already in [0, vocab_size).
+            categorical (np.ndarray): n x F ids, already in [0, vocab_size) (a
+                multi-hot field's column is not read).
+            bags (Optional[Dict[str, Tuple[np.ndarray, np.ndarray]]]): each
+                multi-hot field's bags: n lengths and their ids one bag after the
+                other (unweighted fields only; weights go through `write_table`).
         """
         n = labels.shape[0]
         if numeric.shape != (n, len(self._numeric)) or categorical.shape != (
@@ -175,17 +204,33 @@ class PreparedDatasetWriter:
             pa.array(numeric[:, j].astype(np.float32, copy=False))
             for j in range(numeric.shape[1])
         ]
-        arrays += [
-            pa.array(categorical[:, j].astype(np.int32, copy=False))
-            for j in range(categorical.shape[1])
-        ]
+        bags = bags or {}
+        for j, name in enumerate(self._categorical):
+            if name not in self._multi_hot:
+                arrays.append(pa.array(categorical[:, j].astype(np.int32, copy=False)))
+                continue
+            if name not in bags or self._multi_hot[name].weights:
+                raise ValueError(f"no bags (or weights expected) for field {name}")
+            lengths, ids = bags[name]
+            offsets = np.zeros(n + 1, dtype=np.int32)
+            np.cumsum(lengths, out=offsets[1:])
+            arrays.append(
+                pa.ListArray.from_arrays(
+                    pa.array(offsets), pa.array(ids.astype(np.int32, copy=False))
+                )
+            )
         self.write_table(split, pa.Table.from_arrays(arrays, schema=self._schema))
 
     def write_table(self, split: str, table: pa.Table) -> None:
         """Appends a table that already has this dataset's schema."""
         if split not in self._splits:
             self._splits[split] = _SplitWriter(
-                self._tmp, split, self._schema, self._row_group_rows, self._file_rows
+                self._tmp,
+                split,
+                self._schema,
+                self._row_group_rows,
+                self._file_rows,
+                tuple(self._multi_hot),
             )
         self._splits[split].write(table)
 
@@ -232,8 +277,16 @@ class PreparedDatasetWriter:
             options["file_sha256"] = {
                 rel: file_sha256(os.path.join(self._tmp, rel)) for rel in self._files
             }
+        train = self._splits.get("train")
+        multi_hot = {
+            name: replace(bag, mean_length=train.bag_ids[name] / train.rows)
+            if train is not None and train.rows
+            else bag
+            for name, bag in self._multi_hot.items()
+        }
         meta = DatasetMetadata(
             name=self._name,
+            multi_hot=multi_hot,
             numeric=self._numeric,
             categorical=self._categorical,
             vocab_sizes={c: int(vocab_sizes[c]) for c in self._categorical},

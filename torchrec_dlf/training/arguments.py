@@ -162,6 +162,17 @@ def ignored_model_flags(args: argparse.Namespace, explicit: Iterable[str]) -> Li
     return sorted(n for n in explicit if n in model_fields and n not in used)
 
 
+# Flags that shape the embedded synthetic set (no effect with --dataset_dir).
+_SYNTHETIC_FLAGS = (
+    "synthetic_train_rows",
+    "synthetic_eval_rows",
+    "synthetic_seed",
+    "multi_hot",
+    "multi_hot_distribution",
+    "multi_hot_pooling",
+)
+
+
 def _check_dataset(dataset_dir: str) -> DatasetMetadata:
     if not os.path.isdir(dataset_dir):
         raise ConfigError(f"--dataset_dir {dataset_dir}: no such directory")
@@ -264,6 +275,17 @@ def validate_train_args(
         warnings.append(
             f"warning: {flags} {'has' if len(ignored) == 1 else 'have'} no effect with "
             f"--lr_schedule {args.lr_schedule} (ignored)"
+        )
+    ignored = [
+        name
+        for name in _SYNTHETIC_FLAGS
+        if args.dataset_dir is not None and name in explicit
+    ]
+    if ignored:
+        flags = ", ".join(_flag(n) for n in ignored)
+        warnings.append(
+            f"warning: {flags} {'shapes' if len(ignored) == 1 else 'shape'} the "
+            "embedded synthetic set only, not --dataset_dir (ignored)"
         )
     meta = _check_dataset(args.dataset_dir) if args.dataset_dir is not None else None
     _check_outputs(args, args.dataset_dir)

@@ -59,16 +59,23 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     if int(os.environ.get("RANK", "0")) == 0:
         for line in warnings:
             print(line, file=sys.stderr, flush=True)
+    synthetic = SyntheticConfig(
+        train_rows=args.synthetic_train_rows,
+        valid_rows=args.synthetic_eval_rows,
+        test_rows=args.synthetic_eval_rows,
+        seed=args.synthetic_seed,
+        multi_hot=args.multi_hot,
+        multi_hot_distribution=args.multi_hot_distribution,
+        multi_hot_pooling=args.multi_hot_pooling,
+    )
+    try:
+        synthetic.bag_sizes  # checks the --multi_hot* flags
+    except UserError as e:
+        raise mark_before_process_group(e)
     ctx = init_distributed(args.device)
     try:
         dataset_dir = args.dataset_dir
         if dataset_dir is None:
-            synthetic = SyntheticConfig(
-                train_rows=args.synthetic_train_rows,
-                valid_rows=args.synthetic_eval_rows,
-                test_rows=args.synthetic_eval_rows,
-                seed=args.synthetic_seed,
-            )
             dataset_dir = ensure_synthetic_dataset(synthetic, args.cache_dir)
         try:
             return Trainer(model_config, train_config, dataset_dir, ctx).run()

@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, List
 import torch
 from torch import nn
 from torchrec.models.dlrm import DLRM, DLRM_DCN, DLRM_Projection, DLRMTrain
-from torchrec.modules.embedding_configs import EmbeddingBagConfig
+from torchrec.modules.embedding_configs import EmbeddingBagConfig, PoolingType
 from torchrec.modules.embedding_modules import EmbeddingBagCollection
 
 from torchrec_dlf.data.metadata import DatasetMetadata
@@ -44,23 +44,37 @@ def table_init_kwargs(init: str, std: float) -> Dict[str, Any]:
     return {"weight_init_min": -bound, "weight_init_max": bound}
 
 
+_POOLINGS = {"sum": PoolingType.SUM, "mean": PoolingType.MEAN}
+
+
 def embedding_bag_configs(
     metadata: DatasetMetadata,
     embedding_dim: int,
     init: str = "torchrec",
     init_std: float = 1e-4,
 ) -> List[EmbeddingBagConfig]:
-    """One table per categorical field, sized by the dataset's vocabulary."""
+    """
+    One table per categorical field, sized by the dataset's vocabulary and pooling a
+    multi-hot field's bag as its metadata says ("sum" or "mean"; a one-hot field's
+    single id pools to itself either way, TorchRec's default SUM).
+    """
     return [
         EmbeddingBagConfig(
             name=f"t_{name}",
             embedding_dim=embedding_dim,
             num_embeddings=metadata.vocab_sizes[name],
             feature_names=[name],
+            pooling=_POOLINGS[metadata.pooling(name)],
             **table_init_kwargs(init, init_std),
         )
         for name in metadata.categorical
     ]
+
+
+def table_pooling_factors(metadata: DatasetMetadata) -> Dict[str, float]:
+    """Mean ids per sample of each table of `embedding_bag_configs` (the planner's
+    pooling factors; 1 for a one-hot field)."""
+    return {f"t_{name}": metadata.pooling_factor(name) for name in metadata.categorical}
 
 
 @dataclass(frozen=True)
@@ -173,6 +187,7 @@ def build_dlrm(
             config.embedding_init,
             config.embedding_init_std,
         ),
+        is_weighted=metadata.weighted,  # the batches carry per-id weights
         device=ebc_device,
     )
     sizes = _DenseSizes(

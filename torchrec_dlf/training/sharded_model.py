@@ -17,6 +17,7 @@ from torchrec_dlf.training.model_factory import (
     ModelConfig,
     build_train_model,
     count_parameters,
+    table_pooling_factors,
 )
 from torchrec_dlf.training.optimizers import apply_embedding_optimizer
 from torchrec_dlf.training.parallel import shard_model
@@ -97,6 +98,7 @@ def build_sharded_model(
         batch_size,
         planner_sharding_types,
         data_parallel_max_rows,
+        pooling_factors=table_pooling_factors(metadata),
     )
     model = shard_model(train_model, plan, ctx.device)
     return ShardedModel(model, train_model, plan, replicated, counts)

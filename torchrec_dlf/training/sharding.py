@@ -157,13 +157,16 @@ def build_sharding_plan(
     batch_size: int,
     planner_sharding_types: Optional[List[str]] = None,
     data_parallel_max_rows: int = 0,
+    pooling_factors: Optional[Dict[str, float]] = None,
 ) -> ShardingPlan:
     """
     The plan for the EmbeddingBagCollection at ``ebc_path`` inside ``model``: tables
     with at most ``data_parallel_max_rows`` rows are replicated (data_parallel); the
     others are sharded by TorchRec's planner (``sharding="auto"``, limited to
     ``planner_sharding_types``, by default the fused types) or all one way
-    (`uniform_sharding_generators`).
+    (`uniform_sharding_generators`). ``pooling_factors`` (table name: mean ids per
+    sample, `model_factory.table_pooling_factors`; absent: 1, one-hot) tell the
+    planner how much each multi-hot table looks up.
     """
     ebc = model.get_submodule(ebc_path)
     assert isinstance(ebc, EmbeddingBagCollection), type(ebc)
@@ -171,11 +174,13 @@ def build_sharding_plan(
     replicated = set(replicated_table_names(tables, sharding, data_parallel_max_rows))
     if sharding == "auto":
         allowed = planner_sharding_types or FUSED_SHARDING_TYPES
+        factors = pooling_factors or {}
         constraints = {
             t.name: ParameterConstraints(
                 sharding_types=[ShardingType.DATA_PARALLEL.value]
                 if t.name in replicated
-                else list(allowed)
+                else list(allowed),
+                pooling_factors=[float(factors.get(t.name, 1.0))],
             )
             for t in tables
         }

@@ -5,7 +5,8 @@ import argparse
 import dataclasses
 from typing import List
 
-from torchrec_dlf.data.synthetic import SyntheticConfig
+from torchrec_dlf.data.metadata import POOLINGS
+from torchrec_dlf.data.synthetic import MULTI_HOT_DISTRIBUTIONS, SyntheticConfig
 from torchrec_dlf.models.dlrm_dlf import DENSE_EMBEDDINGS
 from torchrec_dlf.modules.dlf_config import DLFConfig
 from torchrec_dlf.training.embedding_regularization import (
@@ -102,6 +103,24 @@ def _add_data_flags(p: argparse.ArgumentParser) -> None:
         "--synthetic_eval_rows", type=int, default=SyntheticConfig.valid_rows
     )
     g.add_argument("--synthetic_seed", type=int, default=SyntheticConfig.seed)
+    g.add_argument(
+        "--multi_hot",
+        default=SyntheticConfig.multi_hot,
+        help="embedded synthetic set only: bags of ids per categorical field, MLPerf "
+        "DLRMv2 style, one size per field ('3,2,1,...') or one for all; empty: one-hot",
+    )
+    g.add_argument(
+        "--multi_hot_distribution",
+        choices=MULTI_HOT_DISTRIBUTIONS,
+        default=SyntheticConfig.multi_hot_distribution,
+        help="how the bags' extra ids are drawn (--multi_hot)",
+    )
+    g.add_argument(
+        "--multi_hot_pooling",
+        choices=POOLINGS,
+        default=SyntheticConfig.multi_hot_pooling,
+        help="pooling of the bags' embeddings (--multi_hot)",
+    )
 
 
 def _add_model_flags(p: argparse.ArgumentParser, m: ModelConfig) -> None:
