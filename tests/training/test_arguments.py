@@ -97,6 +97,61 @@ class ValidateTrainArgsTest(unittest.TestCase):
             with self.subTest(argv), self.assertRaisesRegex(ConfigError, message):
                 _validate(["--dataset_dir", self.data, *self.out, *argv])
 
+    def test_planner_flags(self) -> None:
+        for argv, message in (
+            (
+                ["--planner_storage_reservation", "1"],
+                r"^--planner_storage_reservation must be in \[0, 1\), got 1.0$",
+            ),
+            (
+                ["--planner_storage_reservation", "nan"],
+                r"^--planner_storage_reservation must be a finite number, got nan$",
+            ),
+            (["--planner_ddr_gb", "0"], r"^--planner_ddr_gb must be > 0, got 0.0$"),
+            (["--planner_hbm_gb", "inf"], r"^--planner_hbm_gb must be a finite"),
+            (
+                ["--planner_uvm_caching_load_factor", "1.5"],
+                r"^--planner_uvm_caching_load_factor must be in \(0, 1\), got 1.5$",
+            ),
+            (
+                ["--planner_compute_kernels", "fused,dense"],
+                r"^--planner_compute_kernels: unknown dense; choose from fused,",
+            ),
+            (
+                ["--planner_compute_kernels", "fused_uvm_caching", "--device", "cpu"],
+                r"^--planner_compute_kernels fused_uvm_caching needs CUDA",
+            ),
+            (
+                ["--planner_uvm_caching_load_factor", "0.2", "--device", "cpu"],
+                r"^--planner_uvm_caching_load_factor needs CUDA \(UVM does not exist",
+            ),
+            (
+                ["--planner_storage_reservation", "0.05", "--sharding", "row_wise"],
+                r"^--planner_storage_reservation applies to --sharding auto only$",
+            ),
+            (
+                ["--planner_ddr_gb", "4", "--sharding", "table_wise"],
+                r"^--planner_ddr_gb applies to --sharding auto only$",
+            ),
+        ):
+            with self.subTest(argv), self.assertRaisesRegex(ConfigError, message):
+                _validate(["--dataset_dir", self.data, *self.out, *argv])
+        _validate(
+            [
+                "--dataset_dir",
+                self.data,
+                *self.out,
+                "--planner_storage_reservation",
+                "0.05",
+                "--planner_ddr_gb",
+                "8",
+                "--planner_compute_kernels",
+                "fused",
+                "--device",
+                "cpu",
+            ]
+        )
+
     def test_outputs(self) -> None:
         with tempfile.TemporaryDirectory() as d:
             run = os.path.join(d, "results", "r")

@@ -11,11 +11,14 @@ import os
 from importlib.util import find_spec
 from typing import Iterable, List, Optional, Set
 
+import torch
+
 from torchrec_dlf.data.metadata import METADATA_FILE, SPLITS, DatasetMetadata
 from torchrec_dlf.safe_output import check_writable_directory
 from torchrec_dlf.training.checkpoint import is_checkpoint_directory
 from torchrec_dlf.training.lr_schedule import STEP_DECAYS
 from torchrec_dlf.training.model_factory import ModelConfig, model_settings
+from torchrec_dlf.training.sharding import PlannerOptions
 from torchrec_dlf.user_errors import ConfigError, OutputError
 
 # Integer flags and their smallest allowed value (None: the flag may be unset).
@@ -242,6 +245,42 @@ def _check_resume(args: argparse.Namespace) -> None:
         )
 
 
+# The planner's flags (--sharding auto only) that default to None.
+_PLANNER_FLAGS = (
+    "planner_sharding_types",
+    "planner_compute_kernels",
+    "planner_hbm_gb",
+    "planner_ddr_gb",
+    "planner_uvm_caching_load_factor",
+)
+
+
+def _check_planner(args: argparse.Namespace, explicit: Set[str]) -> None:
+    """The planner's flags: auto only, in range, and nothing CUDA-only on
+    ``--device cpu`` (``auto`` resolving to CPU is refused in `plan_sharding`)."""
+    values = vars(args)
+    given = [n for n in _PLANNER_FLAGS if values.get(n) is not None]
+    if "planner_storage_reservation" in explicit:
+        given.append("planner_storage_reservation")
+    if given and values.get("sharding", "auto") != "auto":
+        raise ConfigError(f"{_flag(given[0])} applies to --sharding auto only")
+    reservation = values.get("planner_storage_reservation")
+    for name in ("planner_storage_reservation", *_PLANNER_FLAGS[2:]):
+        value = values.get(name)
+        if value is not None and not math.isfinite(value):
+            raise ConfigError(f"{_flag(name)} must be a finite number, got {value}")
+    options = PlannerOptions(
+        compute_kernels=values.get("planner_compute_kernels"),
+        hbm_gb=values.get("planner_hbm_gb"),
+        ddr_gb=values.get("planner_ddr_gb"),
+        uvm_caching_load_factor=values.get("planner_uvm_caching_load_factor"),
+    )
+    if reservation is not None:
+        options.storage_reservation = reservation
+    cpu = values.get("device", "auto") == "cpu"
+    options.check(torch.device("cpu" if cpu else "cuda"))
+
+
 def validate_train_args(
     args: argparse.Namespace, explicit: Set[str]
 ) -> "tuple[Optional[DatasetMetadata], List[str]]":
@@ -253,8 +292,7 @@ def validate_train_args(
     _check_lr_schedule(args)
     _check_tensorboard(args)
     _check_resume(args)
-    if args.planner_sharding_types is not None and args.sharding != "auto":
-        raise ConfigError("--planner_sharding_types applies to --sharding auto only")
+    _check_planner(args, explicit)
     warnings = []
     ignored = ignored_model_flags(args, explicit)
     if ignored:

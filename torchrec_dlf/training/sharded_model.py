@@ -21,7 +21,11 @@ from torchrec_dlf.training.model_factory import (
 )
 from torchrec_dlf.training.optimizers import apply_embedding_optimizer
 from torchrec_dlf.training.parallel import shard_model
-from torchrec_dlf.training.sharding import build_sharding_plan, replicated_table_names
+from torchrec_dlf.training.sharding import (
+    PlannerOptions,
+    build_sharding_plan,
+    replicated_table_names,
+)
 from torchrec_dlf.training.train_config import TrainConfig
 from torchrec_dlf.user_errors import ConfigError
 
@@ -61,12 +65,14 @@ def build_sharded_model(
     fused_kwargs: Optional[Dict[str, Any]] = None,
     embedding_l2: float = 0.0,
     dense_precision: str = "fp32",
+    planner_options: Optional[PlannerOptions] = None,
 ) -> ShardedModel:
     """
     The train module for ``model_config`` (tables on the meta device), its tables
     marked for FBGEMM's fused optimizer (prediction passes lr 0: the kernels are the
     training ones, nothing ever steps), a sharding plan for ``batch_size`` rows per
-    rank and the DMP that materialises every shard where it lives.
+    rank (``planner_options``: what TorchRec's planner is told with ``"auto"``) and
+    the DMP that materialises every shard where it lives.
     """
     train_model = build_train_model(
         model_config,
@@ -99,6 +105,7 @@ def build_sharded_model(
         planner_sharding_types,
         data_parallel_max_rows,
         pooling_factors=table_pooling_factors(metadata),
+        planner_options=planner_options,
     )
     model = shard_model(train_model, plan, ctx.device)
     return ShardedModel(model, train_model, plan, replicated, counts)
@@ -111,8 +118,9 @@ def build_training_model(
     ctx: DistributedContext,
 ) -> ShardedModel:
     """`build_sharded_model` with a training job's settings: its tables' optimizer
-    (with FBGEMM's own decay when ``config.fused_decay_in_kernel``), sharding and the
-    train module's L2 penalty and dense precision."""
+    (with FBGEMM's own decay when ``config.fused_decay_in_kernel``), sharding (the
+    planner's ``planner_*`` settings, its stats table printed with
+    ``print_sharding_plan``) and the train module's L2 penalty and dense precision."""
     if config.embedding_l2_mode not in EMBEDDING_L2_MODES:
         raise ConfigError(
             f"embedding_l2_mode must be one of {EMBEDDING_L2_MODES}, got "
@@ -139,6 +147,14 @@ def build_training_model(
         fused_kwargs=fused_kwargs,
         embedding_l2=config.lookup_embedding_l2,
         dense_precision=config.dense_precision,
+        planner_options=PlannerOptions(
+            storage_reservation=config.planner_storage_reservation,
+            compute_kernels=config.planner_compute_kernels,
+            hbm_gb=config.planner_hbm_gb,
+            ddr_gb=config.planner_ddr_gb,
+            uvm_caching_load_factor=config.planner_uvm_caching_load_factor,
+            print_stats=config.print_sharding_plan,
+        ),
     )
     if config.compile_interaction:
         compile_interaction_arch(sharded.unsharded)

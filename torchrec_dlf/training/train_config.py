@@ -14,7 +14,7 @@ class TrainConfig:
 
     Groups (as in ``train_flags``): the optimisation (``learning_rate`` ...
     ``gradient_clip_norm``), embedding regularisation (``embedding_l2*``,
-    ``embedding_decay_*``), sharding (``sharding``, ``planner_sharding_types``,
+    ``embedding_decay_*``), sharding (``sharding``, ``planner_*``,
     ``data_parallel_*``), the schedule and early stopping (``epochs``,
     ``validation_freq_within_epoch``, ``early_stop_patience``, ``limit_*_batches``,
     ``stop_after_steps``), the learning-rate schedule (``lr_schedule``,
@@ -62,6 +62,12 @@ class TrainConfig:
     print_sharding_plan: bool = False
     sharding: str = "auto"
     planner_sharding_types: Optional[List[str]] = None
+    # TorchRec's planner (--sharding auto); 0.15 is its own default reservation.
+    planner_storage_reservation: float = 0.15
+    planner_compute_kernels: Optional[List[str]] = None
+    planner_hbm_gb: Optional[float] = None
+    planner_ddr_gb: Optional[float] = None
+    planner_uvm_caching_load_factor: Optional[float] = None
     output_dir: str = "results"
     run_name: Optional[str] = None
     checkpoint_dir: Optional[str] = None

@@ -22,7 +22,7 @@ from torchrec_dlf.training.model_config import (
     ModelConfig,
 )
 from torchrec_dlf.training.optimizers import DENSE_OPTIMIZERS, EMBEDDING_OPTIMIZERS
-from torchrec_dlf.training.sharding import SHARDING_CHOICES
+from torchrec_dlf.training.sharding import PLANNER_COMPUTE_KERNELS, SHARDING_CHOICES
 from torchrec_dlf.training.train_config import TrainConfig
 from torchrec_dlf.user_errors import CommandLineParser
 
@@ -343,7 +343,52 @@ def _add_sharding_flags(p: argparse.ArgumentParser, t: TrainConfig) -> None:
         help="sharding types the planner may use (auto only; default: the fused types, "
         "i.e. all but data_parallel)",
     )
-    g.add_argument("--print_sharding_plan", action="store_true")
+    g.add_argument(
+        "--planner_storage_reservation",
+        type=float,
+        default=t.planner_storage_reservation,
+        metavar="FRACTION",
+        help="fraction of each rank's HBM the planner keeps back beyond its estimate of "
+        "the dense model and batches (auto only; default: TorchRec's 0.15, MLPerf's "
+        "DLRM uses 0.05; CPU ranks plan in DDR, which it does not reduce)",
+    )
+    g.add_argument(
+        "--planner_compute_kernels",
+        type=lambda s: [x for x in s.split(",") if x],
+        default=None,
+        help="kernels the planner may give the sharded tables, comma-separated from "
+        f"{','.join(PLANNER_COMPUTE_KERNELS)} (auto only; the UVM ones on CUDA only; "
+        "default: the planner's choice)",
+    )
+    g.add_argument(
+        "--planner_hbm_gb",
+        type=float,
+        default=None,
+        help="per-rank HBM the planner plans with (auto only, CUDA; default: the GPU's)",
+    )
+    g.add_argument(
+        "--planner_ddr_gb",
+        type=float,
+        default=None,
+        help="per-rank host memory the planner plans with (auto only; default: "
+        "TorchRec's 128 GB)",
+    )
+    g.add_argument(
+        "--planner_uvm_caching_load_factor",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help="let the planner put sharded tables that do not fit in HBM in host memory "
+        "(fused_uvm_caching) with an HBM cache of this fraction of their rows (auto "
+        "only, CUDA only)",
+    )
+    g.add_argument(
+        "--print_sharding_plan",
+        action="store_true",
+        help="print the plan on rank 0: TorchRec's planner stats table with auto "
+        "(reservation, per-table pooling factors, kernels, storage), the table list "
+        "otherwise",
+    )
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
 
 

@@ -97,7 +97,8 @@ class Trainer:
         built = build_training_model(model_config, cfg, self.metadata, ctx)
         self.model, self.plan = built.model, built.plan
         self.parameter_counts = built.parameter_counts
-        if cfg.print_sharding_plan:
+        if cfg.print_sharding_plan and cfg.sharding != "auto":
+            # With auto, the planner printed its own stats table while planning.
             say(ctx, format_plan(self.plan))
         self.optimizer = build_train_optimizer(self.model, cfg)
         self.gradient_norms: Optional[GradientNormTracker] = None
