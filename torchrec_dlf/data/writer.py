@@ -10,16 +10,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from torchrec_dlf.safe_output import publish, remove_stale_siblings, temp_sibling
 from torchrec_dlf.data.metadata import (
-    BagInfo,
-    DatasetMetadata,
-    file_sha256,
     LABEL_COLUMN,
     METADATA_FILE,
-    SplitInfo,
     SPLITS,
+    BagInfo,
+    DatasetMetadata,
+    SplitInfo,
+    file_sha256,
 )
+from torchrec_dlf.safe_output import publish, remove_stale_siblings, temp_sibling
 
 DEFAULT_ROW_GROUP_ROWS = 16384
 DEFAULT_FILE_ROWS = 2_000_000
@@ -39,6 +39,8 @@ class _SplitWriter:
         self._bag_fields = bag_fields
         # Ids per multi-hot field over the split's rows (its mean bag length).
         self.bag_ids: Dict[str, int] = {name: 0 for name in bag_fields}
+        # The longest bag per multi-hot field over the split's rows.
+        self.bag_max: Dict[str, int] = {name: 0 for name in bag_fields}
         self._split = split
         self._schema = schema
         self._row_group_rows = row_group_rows
@@ -58,6 +60,8 @@ class _SplitWriter:
         for name in self._bag_fields:
             lengths = pc.list_value_length(table.column(name))
             self.bag_ids[name] += int(pc.sum(lengths).as_py() or 0)
+            longest = int(pc.max(lengths).as_py() or 0)
+            self.bag_max[name] = max(self.bag_max[name], longest)
         self._pending.append(table)
         self._pending_rows += table.num_rows
         while self._pending_rows >= self._row_group_rows:
@@ -109,7 +113,9 @@ class PreparedDatasetWriter:
         file_rows (int): rows per Parquet file.
         multi_hot (Optional[Dict[str, BagInfo]]): the multi-hot fields (``list<int32>``
             columns, and ``list<float32>`` weights where a field has them); their
-            ``mean_length`` is measured on the train split at `commit`.
+            ``mean_length`` is measured on the train split at `commit`, and a
+            ``max_length`` below the longest bag written is raised to it (so a
+            preparation that does not cap its bags may give 1).
 
     Other files that belong to the dataset (e.g. saved vocabularies) are written to the
     paths `file_path` hands out, inside the temporary directory, so that they appear
@@ -269,7 +275,9 @@ class PreparedDatasetWriter:
     ) -> DatasetMetadata:
         """Closes all splits, writes the metadata and moves the dataset into place."""
         splits = {name: w.close() for name, w in self._splits.items()}
-        missing = [f for f in self._files if not os.path.isfile(os.path.join(self._tmp, f))]
+        missing = [
+            f for f in self._files if not os.path.isfile(os.path.join(self._tmp, f))
+        ]
         if missing:
             raise ValueError(f"dataset files {missing} were never written")
         options = dict(options or {})
@@ -278,12 +286,13 @@ class PreparedDatasetWriter:
                 rel: file_sha256(os.path.join(self._tmp, rel)) for rel in self._files
             }
         train = self._splits.get("train")
-        multi_hot = {
-            name: replace(bag, mean_length=train.bag_ids[name] / train.rows)
-            if train is not None and train.rows
-            else bag
-            for name, bag in self._multi_hot.items()
-        }
+        multi_hot = {}
+        for name, bag in self._multi_hot.items():
+            longest = max((w.bag_max[name] for w in self._splits.values()), default=0)
+            bag = replace(bag, max_length=max(bag.max_length, longest))
+            if train is not None and train.rows:
+                bag = replace(bag, mean_length=train.bag_ids[name] / train.rows)
+            multi_hot[name] = bag
         meta = DatasetMetadata(
             name=self._name,
             multi_hot=multi_hot,

@@ -22,6 +22,8 @@ OUT_OF_RANGE = "number out of range"
 NUL_BYTE = "NUL byte"
 BAD_QUOTING = "bad quoting"
 STRAY_CR = "carriage return inside a line"
+BAD_BAG = "bad bag"
+BAG_TOO_LONG = "bag longer than max_length"
 
 ON_BAD_ROW = ("error", "skip")
 _MAX_SHOWN_CHARS = 40

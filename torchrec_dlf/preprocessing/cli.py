@@ -124,6 +124,8 @@ def _source_plan(
             "field_ranges": args.field_ranges,
             "numeric_fields": args.numeric_fields,
             "label_map": args.label_map,
+            "multi_hot_fields": args.multi_hot_fields,
+            "weighted_fields": args.weighted_fields,
         }
         if source is not None:
             fields = libfm_arguments(source, **fields)

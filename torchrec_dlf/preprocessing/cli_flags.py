@@ -184,6 +184,20 @@ def add_libfm_flags(p: argparse.ArgumentParser) -> None:
         default=None,
         help="raw label -> 0/1, e.g. --label_map=-1:0,1:1 (with '=': the value starts with '-')",
     )
+    p.add_argument(
+        "--multi_hot_fields",
+        type=_names,
+        default=[],
+        help="fields that may hold several indices in a row: a bag of ids (a list "
+        "column) per row, empty when the field is absent; values must be 1",
+    )
+    p.add_argument(
+        "--weighted_fields",
+        type=_names,
+        default=[],
+        help="multi-hot fields whose values are kept as per-id weights (a "
+        "<field>_weights list column; every field then pools by sum)",
+    )
 
 
 def add_csv_flags(p: argparse.ArgumentParser) -> None:

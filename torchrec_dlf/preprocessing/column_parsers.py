@@ -30,11 +30,14 @@ from torchrec_dlf.preprocessing.numeric_transform import (
 LABEL = "label"
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
+# The per-id weights of a weighted multi-hot field (see `bag_parser`).
+WEIGHTS = "weights"
 # Raw label -> 0/1 when a source gives no label map.
 DEFAULT_LABEL_MAP: Dict[str, int] = {"0": 0, "1": 1}
 
 # Parsed outputs of a block: label -> int8 ndarray, numeric -> float32 ndarray,
-# categorical -> pa string array of values (null = absent).
+# categorical -> pa string array of values (null = absent), or a list<string> array
+# for a multi-hot field; weights -> list<float32> array.
 Outputs = Dict[str, Any]
 Problem = Tuple[str, str]  # (reason, detail)
 

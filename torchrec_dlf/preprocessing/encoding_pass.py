@@ -5,9 +5,11 @@ from typing import Any, Callable, Dict, List
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from torchrec_dlf.data.metadata import SPLITS, DatasetMetadata
 from torchrec_dlf.data.writer import PreparedDatasetWriter
+from torchrec_dlf.preprocessing.bag_parser import truncate_bags
 from torchrec_dlf.preprocessing.column_parsers import LABEL
 from torchrec_dlf.preprocessing.errors import PreparationError
 from torchrec_dlf.preprocessing.input_files import InputDescriptions
@@ -55,6 +57,10 @@ class EncodingPass:
         self.log = log
         self.split_rows = np.zeros(len(SPLITS), dtype=np.int64)
         self.numeric_ranges = NumericRanges()
+        # Per multi-hot field: bags cut to max_length and the values they lost.
+        self.truncated: Dict[str, List[int]] = {
+            name: [0, 0] for name in self.plan.layout.bags
+        }
 
     def run(
         self, vocabularies: Dict[str, Vocabulary], descriptions: InputDescriptions
@@ -67,7 +73,11 @@ class EncodingPass:
         )
         encode_rows = max(plan.encode_rows, min(4 * plan.encode_rows, 2 * largest))
         writer = PreparedDatasetWriter(
-            self.output_dir, plan.name, layout.numeric, layout.categorical
+            self.output_dir,
+            plan.name,
+            layout.numeric,
+            layout.categorical,
+            multi_hot={n: p.bag_info() for n, p in layout.bags.items()},
         )
         buffer = RowBuffer()
         with writer, WriteBehind(writer) as behind:
@@ -109,20 +119,20 @@ class EncodingPass:
         if not parts:
             return
         layout = self.plan.layout
-        columns = _encode(parts, layout, vocabularies)
+        columns = _encode(parts, layout, vocabularies, self.truncated)
         self.split_rows += np.bincount(splits, minlength=len(SPLITS))
         self.numeric_ranges.note(layout.numeric, columns[1 : 1 + len(layout.numeric)])
         if (splits[1:] != splits[:-1]).any():
             # Rows grouped by split with one gather per column; input order kept.
             order = np.argsort(splits, kind="stable")
             splits = splits[order]
-            columns = [c[order] for c in columns]
+            columns = [_take(c, order) for c in columns]
         bounds = np.flatnonzero(np.diff(splits)) + 1
         starts = np.concatenate([[0], bounds])
         ends = np.concatenate([bounds, [len(splits)]])
         for a, b in zip(starts, ends):
             table = pa.Table.from_arrays(
-                [pa.array(c[a:b]) for c in columns], schema=writer.schema
+                [_slice(c, a, b) for c in columns], schema=writer.schema
             )
             behind.write(SPLITS[splits[a]], table)
 
@@ -152,6 +162,15 @@ class EncodingPass:
         files = save_vocabularies(vocabularies, writer.file_path)
         if files:
             options["vocabulary_files"] = files
+        if self.truncated:
+            options["bags"] = {
+                name: {
+                    **self.plan.layout.bags[name].spec.describe(),
+                    "truncated_bags": bags,
+                    "dropped_values": values,
+                }
+                for name, (bags, values) in self.truncated.items()
+            }
         return writer.commit(
             vocab_sizes={c: v.size for c, v in vocabularies.items()},
             source=source_description(self.rows, descriptions),
@@ -160,9 +179,16 @@ class EncodingPass:
 
 
 def _encode(
-    parts: List[ParsedRows], layout: RecordLayout, vocabularies: Dict[str, Vocabulary]
-) -> List[np.ndarray]:
-    """The label, numeric and encoded categorical columns of the gathered rows."""
+    parts: List[ParsedRows],
+    layout: RecordLayout,
+    vocabularies: Dict[str, Vocabulary],
+    truncated: Dict[str, List[int]],
+) -> List[Any]:
+    """
+    The label, numeric, encoded categorical and weights columns of the gathered rows
+    (ndarrays; Arrow list arrays for multi-hot fields and weights). Bags longer than
+    their field's ``max_length`` are cut, counted in ``truncated``.
+    """
 
     def gather(name: str) -> Any:
         values = [p.values[name] for p in parts]
@@ -172,7 +198,37 @@ def _encode(
             return pa.concat_arrays(values)
         return np.concatenate(values)
 
-    columns = [gather(LABEL).astype(np.int8, copy=False)]
+    columns: List[Any] = [gather(LABEL).astype(np.int8, copy=False)]
     columns += [gather(n).astype(np.float32, copy=False) for n in layout.numeric]
-    columns += [vocabularies[c].encode(gather(c)) for c in layout.categorical]
+    weights: Dict[str, Any] = {}
+    for c in layout.categorical:
+        parser = layout.bags.get(c)
+        if parser is None:
+            columns.append(vocabularies[c].encode(gather(c)))
+            continue
+        bags = gather(c)
+        bag_weights = gather(parser.weights) if parser.weights else None
+        limit = parser.spec.max_length
+        if limit is not None:
+            bags, bag_weights, cut, dropped = truncate_bags(bags, limit, bag_weights)
+            truncated[c][0] += cut
+            truncated[c][1] += dropped
+        ids = vocabularies[c].encode(pc.list_flatten(bags))
+        offsets = pc.subtract(bags.offsets, bags.offsets[0])
+        columns.append(pa.ListArray.from_arrays(offsets, pa.array(ids)))
+        if parser.weights:
+            weights[parser.weights] = bag_weights
+    columns += [weights[w] for w in layout.weights]
     return columns
+
+
+def _take(column: Any, order: np.ndarray) -> Any:
+    if isinstance(column, pa.Array):
+        return column.take(pa.array(order))
+    return column[order]
+
+
+def _slice(column: Any, start: int, end: int) -> pa.Array:
+    if isinstance(column, pa.Array):
+        return column.slice(start, end - start)
+    return pa.array(column[start:end])

@@ -37,6 +37,12 @@ class PreparationResult:
                 lines.append(
                     f"  {name}: {s.rows} rows, {s.positives} positive ({share:.2%})"
                 )
+        for name, bag in (meta.options.get("bags") or {}).items():
+            if bag.get("dropped_values"):
+                lines.append(
+                    f"  {name}: {bag['truncated_bags']} bags cut to max_length "
+                    f"{bag['max_length']}, {bag['dropped_values']} values dropped"
+                )
         rate = self.lines_read / self.seconds if self.seconds > 0 else 0.0
         lines.append(
             f"  {self.lines_read} input lines in {self.seconds:.1f}s ({rate:,.0f} lines/s)"

@@ -6,10 +6,12 @@ import numpy as np
 
 from torchrec_dlf.preprocessing import bad_rows
 from torchrec_dlf.preprocessing.bad_rows import BadRow
+from torchrec_dlf.preprocessing.bag_parser import BagParser
 from torchrec_dlf.preprocessing.column_parsers import (
     CATEGORICAL,
     LABEL,
     NUMERIC,
+    WEIGHTS,
     ColumnParser,
     OutputField,
     Outputs,
@@ -64,6 +66,11 @@ class RecordLayout:
             )
         self.numeric = [f.name for f in self.fields if f.kind == NUMERIC]
         self.categorical = [f.name for f in self.fields if f.kind == CATEGORICAL]
+        # Multi-hot fields (by field name) and their weights fields, in field order.
+        self.bags: Dict[str, BagParser] = {
+            p.name: p for p in self.parsers if isinstance(p, BagParser)
+        }
+        self.weights = [f.name for f in self.fields if f.kind == WEIGHTS]
         if not self.categorical:
             raise PreparationError("a dataset needs at least one categorical field")
 

@@ -60,7 +60,11 @@ class RowSpill:
                 pa.field(LABEL, pa.int8()),
             ]
             + [pa.field(n, pa.float32()) for n in layout.numeric]
-            + [pa.field(c, pa.string()) for c in layout.categorical]
+            + [
+                pa.field(c, pa.list_(pa.string()) if c in layout.bags else pa.string())
+                for c in layout.categorical
+            ]
+            + [pa.field(w, pa.list_(pa.float32())) for w in layout.weights]
         )
         self._sink: Optional[pa.NativeFile] = pa.OSFile(self.path, "wb")
         self._writer: Optional[pa.ipc.RecordBatchStreamWriter] = pa.ipc.new_stream(
@@ -77,7 +81,11 @@ class RowSpill:
             pa.array(rows.values[LABEL]),
         ]
         arrays += [pa.array(rows.values[n]) for n in self._layout.numeric]
-        arrays += [rows.values[c].cast(pa.string()) for c in self._layout.categorical]
+        arrays += [
+            rows.values[c].cast(self._schema.field(c).type)
+            for c in self._layout.categorical
+        ]
+        arrays += [rows.values[w] for w in self._layout.weights]
         self._writer.write_batch(
             pa.RecordBatch.from_arrays(arrays, schema=self._schema)
         )
@@ -100,6 +108,7 @@ class RowSpill:
                     {n: batch.column(n).to_numpy() for n in self._layout.numeric}
                 )
                 values.update({c: batch.column(c) for c in self._layout.categorical})
+                values.update({w: batch.column(w) for w in self._layout.weights})
                 lines = batch.column(_LINE).to_numpy()
                 yield ParsedRows(lines, values), batch.column(_SPLIT).to_numpy()
 

@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict, Optional
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from torchrec_dlf.preprocessing.input_rows import InputRows
 from torchrec_dlf.preprocessing.row_spill import RowSpill
@@ -97,4 +98,8 @@ def _count_file(
 def _count_train_values(
     counter: ValueCounter, values: pa.Array, train: Optional[pa.Array]
 ) -> None:
-    counter.add(values if train is None else values.filter(train))
+    values = values if train is None else values.filter(train)
+    if pa.types.is_list(values.type):
+        # A multi-hot field: every value of every bag is counted.
+        values = pc.list_flatten(values)
+    counter.add(values)

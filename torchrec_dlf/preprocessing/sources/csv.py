@@ -2,6 +2,7 @@
 
 from typing import Any, Dict, List, Optional
 
+from torchrec_dlf.preprocessing.bag_parser import BagParser
 from torchrec_dlf.preprocessing.column_parsers import (
     DEFAULT_LABEL_MAP,
     CategoricalParser,
@@ -43,7 +44,10 @@ def csv_plan(
     parsers += [
         NumericParser(c, schema.transforms.get(c, default)) for c in schema.numeric
     ]
-    parsers += [CategoricalParser(c) for c in schema.categorical]
+    parsers += [
+        BagParser(c, schema.bags[c]) if c in schema.bags else CategoricalParser(c)
+        for c in schema.categorical
+    ]
     return PreparationPlan(
         name=options.name or schema.name or "csv",
         source="csv",
@@ -119,4 +123,5 @@ def _schema_encoding(source: VocabularySource, schema: TableSchema) -> Dict[str,
             c: schema.transforms.get(c, default) for c in sorted(schema.numeric)
         },
         "categorical columns": sorted(schema.categorical),
+        "bags": {c: b.describe() for c, b in sorted(schema.bags.items())},
     }

@@ -3,6 +3,7 @@
 import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from torchrec_dlf.preprocessing.bag_parser import BagParser, BagSpec
 from torchrec_dlf.preprocessing.column_parsers import (
     DEFAULT_LABEL_MAP,
     LABEL,
@@ -21,7 +22,10 @@ from torchrec_dlf.preprocessing.sources.libfm_fields import (
     FeatureIndexMap,
     FieldRanges,
 )
-from torchrec_dlf.preprocessing.sources.libfm_reader import LibFMReader
+from torchrec_dlf.preprocessing.sources.libfm_reader import (
+    BAG_DELIMITER,
+    LibFMReader,
+)
 from torchrec_dlf.preprocessing.vocabulary_source import VocabularySource, shown_names
 
 DEFAULT_MIN_COUNT = 1
@@ -46,11 +50,15 @@ def libfm_plan(
     field_ranges: Optional[str] = None,
     numeric_fields: Sequence[str] = (),
     label_map: Optional[Dict[str, int]] = None,
+    multi_hot_fields: Sequence[str] = (),
+    weighted_fields: Sequence[str] = (),
 ) -> PreparationPlan:
     """
     libFM rows, one id per field: the field of a feature index comes from a
     feature-index map (``field:value<TAB>index`` lines) or from index ranges. A field
-    absent from a row gets id 0. Labels 0/1 unless ``label_map`` says otherwise (e.g.
+    absent from a row gets id 0. A field in ``multi_hot_fields`` is a bag of ids, every
+    index of the field in the row (none: an empty bag); its values must be 1, unless
+    it is in ``weighted_fields``, where they become per-id weights (sum pooling). Labels 0/1 unless ``label_map`` says otherwise (e.g.
     ``{"-1": 0, "1": 1}`` for libSVM's -1/+1). Splits: given (with ``valid_from_train``
     when there is no valid file) or random.
     """
@@ -68,13 +76,26 @@ def libfm_plan(
     )
     if LABEL in fields.fields:
         raise PreparationError(f"a field may not be called {LABEL!r}")
+    _check_bag_fields(fields.fields, numeric_fields, multi_hot_fields, weighted_fields)
     paths, rule = split.resolve(("given", "random"))
     transform = options.transform(DEFAULT_NUMERIC)
-    readers = [LibFMReader(p, fields, numeric_fields) for p in paths]
+    readers = [
+        LibFMReader(
+            p,
+            fields,
+            numeric_fields,
+            multi_hot_fields=multi_hot_fields,
+            weighted_fields=weighted_fields,
+        )
+        for p in paths
+    ]
     parsers: List[ColumnParser] = [LabelParser(LABEL, label_map)]
     for name in fields.fields:
         if name in numeric_fields:
             parsers.append(NumericParser(name, transform))
+        elif name in multi_hot_fields:
+            spec = BagSpec(BAG_DELIMITER.decode(), weighted=name in weighted_fields)
+            parsers.append(BagParser(name, spec))
         else:
             parsers.append(CategoricalParser(name))
     return PreparationPlan(
@@ -91,6 +112,8 @@ def libfm_plan(
             "format": "libfm",
             "numeric_fields": list(numeric_fields),
             "label_map": label_map or dict(DEFAULT_LABEL_MAP),
+            "multi_hot_fields": list(multi_hot_fields),
+            "weighted_fields": list(weighted_fields),
         },
         numeric_transform=transform if numeric_fields else None,
         aux_files={"feature_index": feature_index} if feature_index is not None else {},
@@ -104,6 +127,8 @@ def libfm_arguments(
     field_ranges: Optional[str] = None,
     numeric_fields: Sequence[str] = (),
     label_map: Optional[Dict[str, int]] = None,
+    multi_hot_fields: Sequence[str] = (),
+    weighted_fields: Sequence[str] = (),
 ) -> Dict[str, Any]:
     """
     The keyword arguments of `libfm_plan` (but split and options) ``source`` was
@@ -122,12 +147,50 @@ def libfm_arguments(
         shown = ",".join(f"{k}:{v}" for k, v in recorded_map.items())
         given = ",".join(f"{k}:{v}" for k, v in label_map.items())
         raise source.conflict("--label_map", given, f"--label_map {shown}")
+    recorded_bags = {}
+    for flag, given in (
+        ("multi_hot_fields", multi_hot_fields),
+        ("weighted_fields", weighted_fields),
+    ):
+        recorded_bags[flag] = list(source.options.get(flag) or [])
+        if given and sorted(given) != sorted(recorded_bags[flag]):
+            raise source.conflict(
+                f"--{flag}",
+                shown_names(given),
+                f"--{flag} {shown_names(recorded_bags[flag])}",
+            )
     return {
         "feature_index": feature_index,
         "field_ranges": field_ranges,
         "numeric_fields": recorded_numeric,
         "label_map": recorded_map,
+        **recorded_bags,
     }
+
+
+def _check_bag_fields(
+    fields: Sequence[str],
+    numeric_fields: Sequence[str],
+    multi_hot_fields: Sequence[str],
+    weighted_fields: Sequence[str],
+) -> None:
+    """Multi-hot fields are fields and not numeric; weighted ones are multi-hot."""
+    unknown = sorted(set(multi_hot_fields) - set(fields))
+    if unknown:
+        raise PreparationError(
+            f"--multi_hot_fields {unknown} are not fields of the feature map"
+        )
+    both = sorted(set(multi_hot_fields) & set(numeric_fields))
+    if both:
+        raise PreparationError(
+            f"fields {both} are given as numeric and as multi-hot fields"
+        )
+    single = sorted(set(weighted_fields) - set(multi_hot_fields))
+    if single:
+        raise PreparationError(
+            f"--weighted_fields {single} are not in --multi_hot_fields (a weight "
+            f"belongs to an id of a bag)"
+        )
 
 
 def _recorded_fields(

@@ -18,6 +18,8 @@ from torchrec_dlf.preprocessing.sources.libfm_fields import FeatureFields
 from torchrec_dlf.preprocessing.text_files import check_line_endings
 
 DEFAULT_BLOCK_LINES = 65536
+# Between the indices of a multi-hot field in its column (tokens hold no whitespace).
+BAG_DELIMITER = b" "
 _MAX_KNOWN_TOKENS = 1 << 22
 
 
@@ -27,16 +29,22 @@ class LibFMReader:
     whitespace-separated ``index:value`` tokens; the field of an index comes from
     ``fields``. A field absent from a row is null (out-of-vocabulary id 0 later). For a
     categorical (one-hot) field the column holds the index and its value must be 1; for
-    a field in ``numeric_fields`` the column holds the value. Bad lines (empty, not
-    UTF-8, a token that is not ``index:value``, an index of no field, a field given twice,
-    a one-hot value other than 1) are handed over as `RawBlock.rejected`; the label is
-    checked later, like any column.
+    a field in ``numeric_fields`` the column holds the value. A field in
+    ``multi_hot_fields`` may be given several times in a row: its column holds the
+    indices, space-separated (a bag, see `bag_parser`), each value 1, or
+    ``index:value`` for a field in ``weighted_fields`` (the values become per-id
+    weights). Bad lines (empty, not UTF-8, a token that is not ``index:value``, an index
+    of no field, a one-hot field given twice, a one-hot or unweighted multi-hot value
+    other than 1) are handed over as `RawBlock.rejected`; the label is checked later,
+    like any column.
 
     Args:
         path (str): the file (``.gz`` is decompressed on the fly).
         fields (FeatureFields): index -> field.
         numeric_fields (Sequence[str]): fields whose column is the feature's value.
         block_lines (int): lines per block.
+        multi_hot_fields (Sequence[str]): fields that hold a bag of indices.
+        weighted_fields (Sequence[str]): multi-hot fields whose values are weights.
     """
 
     def __init__(
@@ -45,6 +53,8 @@ class LibFMReader:
         fields: FeatureFields,
         numeric_fields: Sequence[str] = (),
         block_lines: int = DEFAULT_BLOCK_LINES,
+        multi_hot_fields: Sequence[str] = (),
+        weighted_fields: Sequence[str] = (),
     ) -> None:
         unknown = sorted(set(numeric_fields) - set(fields.fields))
         if unknown:
@@ -55,6 +65,8 @@ class LibFMReader:
         self.fields = fields
         self.columns: List[str] = [LABEL] + list(fields.fields)
         self._numeric = [name in set(numeric_fields) for name in fields.fields]
+        self._bag = [name in set(multi_hot_fields) for name in fields.fields]
+        self._weighted = [name in set(weighted_fields) for name in fields.fields]
         self.block_lines = block_lines
         self.first_data_line = 1
         self.data_lines = 0
@@ -118,8 +130,11 @@ class LibFMReader:
                 if hit is None:
                     return None
             column, value = hit
-            if row[column] is not None:
-                return None
+            previous = row[column]
+            if previous is not None:
+                if not self._bag[column - 1]:
+                    return None
+                value = previous + BAG_DELIMITER + value
             row[column] = value
         return row
 
@@ -134,9 +149,13 @@ class LibFMReader:
             return None
         if self._numeric[f]:
             return f + 1, value
-        if not _is_one(value):
+        if self._weighted[f]:
+            # The bag parser checks the weight and names the field when it is bad.
+            hit = (f + 1, str(index).encode() + b":" + value)
+        elif not _is_one(value):
             return None
-        hit = (f + 1, str(index).encode())
+        else:
+            hit = (f + 1, str(index).encode())
         if len(self._known) < _MAX_KNOWN_TOKENS:
             self._known[token] = hit
         return hit
@@ -170,17 +189,22 @@ class LibFMReader:
                     bad_rows.UNKNOWN_FEATURE,
                     f"token {position}: feature index {index} belongs to no field",
                 )
-            if f in seen:
+            if f in seen and not self._bag[f]:
                 return bad(
                     bad_rows.REPEATED_FIELD,
                     f"given twice (indices {seen[f]} and {index})",
                     names[f],
                 )
             seen[f] = index
-            if not self._numeric[f] and not _is_one(value):
+            if not (self._numeric[f] or self._weighted[f]) and not _is_one(value):
+                kind = (
+                    "an unweighted multi-hot feature (see --weighted_fields)"
+                    if self._bag[f]
+                    else "a one-hot feature"
+                )
                 return bad(
                     bad_rows.BAD_VALUE,
-                    f"feature {index} has value {show_value(value)}, a one-hot feature needs 1",
+                    f"feature {index} has value {show_value(value)}, {kind} needs 1",
                     names[f],
                 )
         return None

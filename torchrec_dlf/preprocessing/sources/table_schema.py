@@ -18,7 +18,16 @@ A schema::
       "categorical": ["C1", "C2"],             categorical columns
       "drop": ["id"],                          optional: columns read but not used
       "numeric_transform": "log",              optional default: log, bucket or none
-      "transforms": {"I2": "bucket"}           optional, per column
+      "transforms": {"I2": "bucket"},          optional, per column
+      "bags": {"tags": {"delimiter": "|",      optional: multi-valued categorical
+                        "max_length": 3,       columns (see `bag_parser`): values
+                        "truncate": true,      split at the delimiter, each its own
+                        "pooling": "sum",      vocabulary entry, an empty cell an
+                        "weighted": false}}    empty bag; max_length caps a bag
+                                               (longer ones cut and counted, or with
+                                               "truncate": false bad rows); pooling
+                                               sum (default) or mean; weighted:
+                                               values are value:weight
     }
 
 Every column of the file must be named in exactly one of label, numeric, categorical
@@ -30,6 +39,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
+from torchrec_dlf.data.metadata import POOLINGS
+from torchrec_dlf.preprocessing.bag_parser import BagSpec
 from torchrec_dlf.preprocessing.column_parsers import DEFAULT_LABEL_MAP
 from torchrec_dlf.preprocessing.errors import PreparationError
 from torchrec_dlf.preprocessing.input_files import check_input_file
@@ -50,7 +61,9 @@ _KEYS = {
     "numeric_transform",
     "transforms",
     "description",
+    "bags",
 }
+_BAG_KEYS = {"delimiter", "max_length", "truncate", "pooling", "weighted"}
 
 
 @dataclass
@@ -69,6 +82,7 @@ class TableSchema:
     name: Optional[str] = None
     path: Optional[str] = None
     quoting: str = "rfc4180"
+    bags: Dict[str, BagSpec] = field(default_factory=dict)
 
     @property
     def quoted(self) -> bool:
@@ -127,6 +141,7 @@ class TableSchema:
         name = raw.get("name")
         if name is not None and not isinstance(name, str):
             raise fail("'name' must be a string")
+        bags = _bags(raw, categorical, separator, quoting, fail)
         return cls(
             label=label,
             numeric=numeric,
@@ -140,6 +155,7 @@ class TableSchema:
             name=name,
             path=None if where == "schema" else where,
             quoting=quoting,
+            bags=bags,
         )
 
     @property
@@ -175,6 +191,8 @@ class TableSchema:
             out["numeric_transform"] = self.numeric_transform
         if self.name is not None:
             out["name"] = self.name
+        if self.bags:
+            out["bags"] = {c: b.describe() for c, b in self.bags.items()}
         return out
 
     def describe(self) -> Dict[str, Any]:
@@ -253,3 +271,61 @@ def _transforms(
         if transform not in NUMERIC_TRANSFORMS:
             raise fail(f"transform of {column!r} must be one of {NUMERIC_TRANSFORMS}")
     return default, transforms
+
+
+def _bags(
+    raw: Dict[str, Any],
+    categorical: List[str],
+    separator: str,
+    quoting: str,
+    fail: _Fail,
+) -> Dict[str, BagSpec]:
+    """The multi-valued categorical columns and how their cells are split."""
+    bags = raw.get("bags", {})
+    if not isinstance(bags, dict):
+        raise fail("'bags' maps categorical columns to {'delimiter': ...}")
+    out: Dict[str, BagSpec] = {}
+    for column, spec in bags.items():
+        where = f"'bags' of {column!r}"
+        if column not in categorical:
+            raise fail(f"{where}: {column!r} is not a categorical column")
+        if not isinstance(spec, dict) or "delimiter" not in spec:
+            raise fail(f"{where} must be an object with a 'delimiter'")
+        unknown = sorted(set(spec) - _BAG_KEYS)
+        if unknown:
+            raise fail(f"{where}: unknown keys {unknown} (known: {sorted(_BAG_KEYS)})")
+        delimiter = spec["delimiter"]
+        if (
+            not isinstance(delimiter, str)
+            or len(delimiter) != 1
+            or delimiter in "\r\n\x00"
+            or delimiter == separator
+            or (quoting == "rfc4180" and delimiter == '"')
+        ):
+            raise fail(
+                f"{where}: 'delimiter' must be one character other than the separator "
+                f"(and the quote), got {delimiter!r}"
+            )
+        max_length = spec.get("max_length")
+        if max_length is not None and (
+            not isinstance(max_length, int)
+            or isinstance(max_length, bool)
+            or max_length < 1
+        ):
+            raise fail(f"{where}: 'max_length' must be an integer >= 1")
+        truncate = spec.get("truncate", True)
+        weighted = spec.get("weighted", False)
+        if not isinstance(truncate, bool) or not isinstance(weighted, bool):
+            raise fail(f"{where}: 'truncate' and 'weighted' are true or false")
+        pooling = spec.get("pooling", "sum")
+        if pooling not in POOLINGS:
+            raise fail(f"{where}: 'pooling' must be one of {list(POOLINGS)}")
+        if weighted and delimiter == ":":
+            raise fail(f"{where}: a weighted bag's delimiter cannot be ':'")
+        out[column] = BagSpec(delimiter, max_length, truncate, pooling, weighted)
+    if any(b.weighted for b in out.values()) and any(
+        b.pooling == "mean" for b in out.values()
+    ):
+        # Embedding bags take per-id weights with sum pooling only (see BagInfo).
+        raise fail("'bags': with a weighted bag every bag must pool by sum")
+    return out
