@@ -8,6 +8,7 @@ the output is left as it was (exit status 143).
 """
 
 import argparse
+import os
 import sys
 from typing import Callable, List, Optional
 
@@ -204,7 +205,8 @@ def _to_stderr(line: str) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """The command: exit 0, 2 for a user error (one ``error:`` line), 143 on SIGTERM."""
+    """The command: exit 0, 2 for a user error (one ``error:`` line); on SIGTERM the
+    process cleans up and exits 143 itself."""
     try:
         with sigterm_unwinds():
             return run_command(lambda: run(argv))
@@ -214,4 +216,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             file=sys.stderr,
             flush=True,
         )
-        return TERMINATED_EXIT
+        # Everything is cleaned up; leave without the interpreter's teardown. An input
+        # reader or value counter thread can still be inside pyarrow, and tearing down
+        # native state under it aborts the process ("terminate called without an
+        # active exception", SIGABRT) instead of exiting 143.
+        sys.stdout.flush()
+        os._exit(TERMINATED_EXIT)
