@@ -97,6 +97,29 @@ class ValidateTrainArgsTest(unittest.TestCase):
             with self.subTest(argv), self.assertRaisesRegex(ConfigError, message):
                 _validate(["--dataset_dir", self.data, *self.out, *argv])
 
+    def test_gauc_field(self) -> None:
+        meta, _ = _validate(
+            ["--dataset_dir", self.data, *self.out, "--gauc_field", "C1"]
+        )
+        self.assertIn("C1", meta.categorical)
+        _validate([*self.out, "--gauc_field", "C1", "--multi_hot", "1,3" + ",1" * 24])
+        for argv, message in (
+            (
+                ["--dataset_dir", self.data, "--gauc_field", "user"],
+                r"^--gauc_field user: not a categorical field of .*/ds \(C1, ",
+            ),
+            (
+                ["--gauc_field", "C2", "--multi_hot", "1,3" + ",1" * 24],
+                r"^--gauc_field C2: a multi-hot field of the embedded synthetic set; ",
+            ),
+            (
+                ["--gauc_field", "I1"],
+                r"^--gauc_field I1: not a categorical field of the",
+            ),
+        ):
+            with self.subTest(argv), self.assertRaisesRegex(ConfigError, message):
+                _validate([*self.out, *argv])
+
     def test_planner_flags(self) -> None:
         for argv, message in (
             (

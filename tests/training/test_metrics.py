@@ -9,6 +9,7 @@ from tests.multiprocess import run_multiprocess
 from torchrec_dlf.training.metrics import (
     PredictionCollector,
     binary_metrics,
+    gather_rows,
     log_loss,
     roc_auc,
 )
@@ -38,7 +39,9 @@ def _gather_on_rank(rank: int, world: int):
         labels = torch.cat([labels, torch.tensor([-1.0, -1.0])])
     collector.add(scores, labels)
     logits, gathered = collector.gather(torch.device("cpu"))
-    return logits.tolist(), gathered.tolist()
+    # int64 ids beyond float32's exact range, rank 0 holding none.
+    ids = torch.arange(rank * 3, dtype=torch.int64) + 2**40
+    return logits.tolist(), gathered.tolist(), gather_rows(ids, torch.device("cpu"))
 
 
 class RocAucTest(unittest.TestCase):
@@ -185,7 +188,10 @@ class PredictionCollectorTest(unittest.TestCase):
 
     def test_gather_across_two_processes(self) -> None:
         results = run_multiprocess(_gather_on_rank, 2)
-        self.assertEqual(results[0], results[1])
-        logits, labels = results[0]
+        self.assertEqual(results[0][:2], results[1][:2])
+        logits, labels, ids = results[0]
         self.assertEqual(sorted(logits), [float(i) for i in range(11)])
         self.assertEqual(labels, [float(x % 3 == 0) for x in logits])
+        self.assertEqual(ids.dtype, torch.int64)
+        self.assertEqual(ids.tolist(), [2**40 + i for i in range(3)])
+        self.assertTrue(torch.equal(ids, results[1][2]))

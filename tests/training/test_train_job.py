@@ -47,7 +47,7 @@ FLAGS = tiny_dlf_flags(block_mlp_width=16, batch_size=128) + [
     "--dlf_dropout", "0.1", "--epochs", str(EPOCHS),
     "--validation_freq_within_epoch", "10", "--checkpoint_every_n_steps", "10",
     "--log_every_n_steps", "1", "--gradient_norm_every", "3",
-    "--early_stop_patience", "5", *SCHEDULE,
+    "--early_stop_patience", "5", "--gauc_field", "C1", *SCHEDULE,
 ]  # fmt: skip
 STOP_AT = 17
 
@@ -102,9 +102,9 @@ class TrainJobTest(unittest.TestCase):
         with open(os.path.join(self.tmp, "results", name, "metrics.json")) as f:
             return json.load(f)
 
-    def _best_predictions(self) -> "tuple[torch.Tensor, torch.Tensor]":
-        """Logits and labels of the test split, scored here with the run's best
-        weights (what metrics.json's test metrics were computed with)."""
+    def _best_predictions(self) -> "tuple[torch.Tensor, torch.Tensor, torch.Tensor]":
+        """Logits, labels and C1 ids of the test split, scored here with the run's
+        best weights (what metrics.json's test metrics were computed with)."""
         best = os.path.join(self.tmp, "full_ckpt", "best")
         description = read_description(best)
         model = build_train_model(
@@ -115,17 +115,19 @@ class TrainJobTest(unittest.TestCase):
         )
         load_model_weights(best, model, single_process=True)
         model.eval()
-        logits, labels = [], []
+        logits, labels, groups = [], [], []
         with torch.no_grad():
             for batch in ParquetBatchLoader(self.data, "test", 256, mode="eval"):
                 _, (_, batch_logits, batch_labels) = model(batch)
-                logits.append(batch_logits.double())
-                labels.append(batch_labels.double())
-        return torch.cat(logits), torch.cat(labels)
+                keep = batch_labels.flatten() >= 0
+                logits.append(batch_logits.double().flatten()[keep])
+                labels.append(batch_labels.double().flatten()[keep])
+                groups.append(batch.sparse_features["C1"].values()[keep])
+        return torch.cat(logits), torch.cat(labels), torch.cat(groups)
 
     def test_ne_and_calibration_are_those_of_the_predictions(self) -> None:
         metrics = self._metrics("full")
-        logits, y = self._best_predictions()
+        logits, y, groups = self._best_predictions()
         p = torch.sigmoid(logits)
         self.assertEqual(len(y), DATA.test_rows)
         ctr = y.mean().item()
@@ -137,7 +139,18 @@ class TrainJobTest(unittest.TestCase):
         self.assertAlmostEqual(test["logloss"], logloss, places=5)
         self.assertAlmostEqual(test["auc"], roc_auc(logits, y), places=6)
         self.assertAlmostEqual(test["auc"], binary_auroc(p, y.long()).item(), places=5)
+        # --gauc_field C1: the row-weighted mean of each C1 value's AUC.
+        total, rows = 0.0, 0
+        for g in torch.unique(groups):
+            yg = y[groups == g]
+            if 0 < yg.sum() < yg.numel():
+                total += roc_auc(logits[groups == g], yg) * yg.numel()
+                rows += yg.numel()
+        self.assertAlmostEqual(test["gauc"], total / rows, places=6)
+        self.assertEqual(test["gauc_rows"], rows)
+        self.assertIn(" GAUC ", self.full["stdout"])
         for evaluation in metrics["evaluations"]:
+            self.assertGreater(evaluation["valid"]["gauc"], 0.0)
             self.assertGreater(evaluation["valid"]["ne"], 0.0)
             self.assertGreater(evaluation["valid"]["calibration"], 0.0)
 

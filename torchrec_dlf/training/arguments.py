@@ -14,6 +14,7 @@ from typing import Iterable, List, Optional, Set
 import torch
 
 from torchrec_dlf.data.metadata import METADATA_FILE, SPLITS, DatasetMetadata
+from torchrec_dlf.data.synthetic import SyntheticConfig
 from torchrec_dlf.safe_output import check_writable_directory
 from torchrec_dlf.training.checkpoint import is_checkpoint_directory
 from torchrec_dlf.training.lr_schedule import STEP_DECAYS
@@ -191,6 +192,34 @@ def _check_dataset(dataset_dir: str) -> DatasetMetadata:
     return meta
 
 
+def _check_gauc_field(
+    args: argparse.Namespace, meta: Optional[DatasetMetadata]
+) -> None:
+    field = args.gauc_field
+    if field is None:
+        return
+    if meta is not None:
+        fields, bags, where = meta.categorical, set(meta.multi_hot), args.dataset_dir
+    else:
+        synthetic = SyntheticConfig(
+            multi_hot=args.multi_hot,
+            multi_hot_distribution=args.multi_hot_distribution,
+        )
+        fields = synthetic.categorical_names
+        bags = {n for n, k in zip(fields, synthetic.bag_sizes) if k > 1}
+        where = "the embedded synthetic set"
+    if field not in fields:
+        raise ConfigError(
+            f"--gauc_field {field}: not a categorical field of {where} "
+            f"({', '.join(fields)})"
+        )
+    if field in bags:
+        raise ConfigError(
+            f"--gauc_field {field}: a multi-hot field of {where}; a group needs one "
+            "id per row"
+        )
+
+
 def _check_outputs(args: argparse.Namespace, dataset_dir: Optional[str]) -> None:
     inputs = [dataset_dir] if dataset_dir else []
     # Only rank 0 writes metrics; probing on one rank avoids racing over the probes.
@@ -326,5 +355,6 @@ def validate_train_args(
             "embedded synthetic set only, not --dataset_dir (ignored)"
         )
     meta = _check_dataset(args.dataset_dir) if args.dataset_dir is not None else None
+    _check_gauc_field(args, meta)
     _check_outputs(args, args.dataset_dir)
     return meta, warnings

@@ -79,23 +79,28 @@ class PredictionCollector:
     def gather(self, device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
         """All ranks' pairs (on every rank), in rank order."""
         logits, labels = self.local()
-        if (
-            not (dist.is_available() and dist.is_initialized())
-            or dist.get_world_size() == 1
-        ):
-            return logits, labels
-        world = dist.get_world_size()
-        size = torch.tensor([logits.numel()], dtype=torch.int64, device=device)
-        sizes = [torch.zeros_like(size) for _ in range(world)]
-        dist.all_gather(sizes, size)
-        counts = [int(s.item()) for s in sizes]
-        longest = max(counts)
-        packed = torch.zeros(2, longest, dtype=torch.float32)
-        packed[0, : logits.numel()] = logits
-        packed[1, : labels.numel()] = labels
-        packed = packed.to(device)
-        parts = [torch.zeros_like(packed) for _ in range(world)]
-        dist.all_gather(parts, packed)
-        parts = [p[:, :c].cpu() for p, c in zip(parts, counts)]
-        joined = torch.cat(parts, dim=1)
-        return joined[0], joined[1]
+        return gather_rows(logits, device), gather_rows(labels, device)
+
+
+def gather_rows(rows: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """
+    Every rank's 1-d ``rows`` (any dtype, any length per rank) joined in rank order, on
+    every rank (CPU): the tensor itself without a process group. A collective.
+    """
+    rows = rows.flatten()
+    if (
+        not (dist.is_available() and dist.is_initialized())
+        or dist.get_world_size() == 1
+    ):
+        return rows.cpu()
+    world = dist.get_world_size()
+    size = torch.tensor([rows.numel()], dtype=torch.int64, device=device)
+    sizes = [torch.zeros_like(size) for _ in range(world)]
+    dist.all_gather(sizes, size)
+    counts = [int(s.item()) for s in sizes]
+    padded = torch.zeros(max(counts), dtype=rows.dtype)
+    padded[: rows.numel()] = rows.cpu()
+    padded = padded.to(device)
+    parts = [torch.zeros_like(padded) for _ in range(world)]
+    dist.all_gather(parts, padded)
+    return torch.cat([p[:c].cpu() for p, c in zip(parts, counts)])

@@ -156,7 +156,9 @@ def write_report(
     print(
         f"[torchrec_dlf] {run_name} ({interaction_type}): "
         f"valid AUC {v['auc']:.5f} logloss {v['logloss']:.5f} | "
-        f"test AUC {t['auc']:.5f} logloss {t['logloss']:.5f} | "
+        f"test AUC {t['auc']:.5f} logloss {t['logloss']:.5f}"
+        + (f" GAUC {t['gauc']:.5f}" if "gauc" in t else "")
+        + " | "
         f"{results['train_samples_per_second']:,.0f} samples/s | "
         f"non-embedding params {results['parameters']['non_embedding']:,}\n"
         f"[torchrec_dlf] metrics written to {os.path.abspath(path)}",

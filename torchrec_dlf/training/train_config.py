@@ -21,7 +21,7 @@ class TrainConfig:
     ``lr_warmup_steps``, ``lr_decay_*``), the input (``batch_size``,
     ``test_batch_size``, ``shuffle_*``, ``drop_last``, ``seed``), output and
     observability (``output_dir``, ``run_name``, ``print_*``, ``log_every_n_steps``,
-    ``metrics_window_size``, ``tensorboard``, ``profile``, ``gradient_norm_every``)
+    ``metrics_window_size``, ``gauc_field``, ``tensorboard``, ``profile``, ``gradient_norm_every``)
     and checkpoints (``checkpoint_*``, ``keep_last_checkpoints``, ``resume``).
     """
 
@@ -78,6 +78,7 @@ class TrainConfig:
     gradient_norm_every: int = 0
     log_every_n_steps: int = 100
     metrics_window_size: int = 1_000_000
+    gauc_field: Optional[str] = None
     tensorboard: bool = True
     profile: bool = False
 

@@ -431,6 +431,13 @@ def _add_output_flags(p: argparse.ArgumentParser, t: TrainConfig) -> None:
         help="samples (all ranks) in the windowed train metrics",
     )
     g.add_argument(
+        "--gauc_field",
+        default=t.gauc_field,
+        metavar="FIELD",
+        help="a one-hot categorical field (e.g. a user id): valid and test also report "
+        "the group AUC over its values (gauc, gauc_groups, gauc_rows)",
+    )
+    g.add_argument(
         "--tensorboard",
         type=_on_off,
         default=t.tensorboard,

@@ -352,7 +352,14 @@ class Trainer:
             loader, limit = self.loaders.valid, self.config.limit_val_batches
         else:
             loader, limit = self.loaders.test, self.config.limit_test_batches
-        return evaluate(self.pipeline, self.model, loader, self.ctx.device, limit)
+        return evaluate(
+            self.pipeline,
+            self.model,
+            loader,
+            self.ctx.device,
+            limit,
+            group_field=self.config.gauc_field,
+        )
 
     def _validate(self, epoch: int) -> None:
         """Validates, steps early stopping (and the learning-rate decay), keeps the
@@ -380,7 +387,9 @@ class Trainer:
             f"epoch {epoch} step {state.global_step}: train loss "
             f"{record['train_loss']:.5f}, valid AUC {valid['auc']:.5f}, logloss "
             f"{valid['logloss']:.5f}, NE {valid['ne']:.5f}, calibration "
-            f"{valid['calibration']:.5f}{' (best)' if improved else ''}",
+            f"{valid['calibration']:.5f}"
+            + (f", GAUC {valid['gauc']:.5f}" if "gauc" in valid else "")
+            + (" (best)" if improved else ""),
         )
         if self.tensorboard is not None:
             self.tensorboard.scalars(
