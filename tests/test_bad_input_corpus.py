@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence
 
@@ -38,6 +39,8 @@ SCRIPTS = {
     "predict": "launch/predict.py",
     "export": "launch/export.py",
 }
+# Cases run side by side, one single-threaded command each.
+WORKERS = max(1, min(4, os.cpu_count() or 1))
 SMALL_MODEL = tiny_dlf_flags(over_arch="16,1", num_layers=1, block_mlp_width=32)
 
 
@@ -945,16 +948,46 @@ class Outcome:
         return ""
 
 
+def _case_digest(fx: Fixtures, d: str, allowed: Sequence[str]) -> Dict[str, str]:
+    """The shared fixtures and the case's own directory (other cases, running at the
+    same time in their own directories under ``cases``, are not this case's)."""
+    cases = os.path.relpath(os.path.dirname(d), fx.root)
+    own = os.path.relpath(d, fx.root)
+    digests = tree_digest(fx.root, skip=[*allowed, cases])
+    inside = [os.path.relpath(a, own) for a in allowed if a.startswith(own + os.sep)]
+    for path, digest in tree_digest(d, skip=inside).items():
+        digests[os.path.join(own, path)] = digest
+    return digests
+
+
+def run_cases(fx: Fixtures, cases: Sequence[Case], work: str) -> List[object]:
+    """
+    `run_case` of every case, ``WORKERS`` at a time (each command is one
+    single-threaded process in its own directory): an `Outcome`, or the exception its
+    setup raised, per case in order.
+    """
+    os.makedirs(work, exist_ok=True)
+
+    def one(case: Case) -> object:
+        try:
+            return run_case(fx, case, work)
+        except Exception as e:  # reported by the case's own subtest
+            return e
+
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        return list(pool.map(one, cases))
+
+
 def run_case(fx: Fixtures, case: Case, work: str) -> Outcome:
     d = os.path.join(work, re.sub(r"[^a-z0-9]+", "_", case.name.lower()).strip("_"))
     os.makedirs(d)
     if case.setup is not None:
         case.setup(fx, d)
     allowed = [os.path.relpath(p, fx.root) for p in case.writes(fx, d)]
-    before = tree_digest(fx.root, skip=allowed)
+    before = _case_digest(fx, d, allowed)
     argv = case.argv(fx, d)
     done = run(fx.repo, [sys.executable, *argv], timeout=case.timeout)
-    after = tree_digest(fx.root, skip=allowed)
+    after = _case_digest(fx, d, allowed)
     changed = sorted(
         k for k in set(before) | set(after) if before.get(k) != after.get(k)
     )
@@ -986,9 +1019,12 @@ class BadInputCorpusTest(unittest.TestCase):
         self.assertEqual(len({c.name for c in CASES}), len(CASES))
 
     def test_cases(self) -> None:
-        for case in CASES:
+        outcomes = run_cases(self.fx, CASES, os.path.join(self.fx.root, "cases"))
+        for case, out in zip(CASES, outcomes):
             with self.subTest(case.name):
-                out = run_case(self.fx, case, os.path.join(self.fx.root, "cases"))
+                if isinstance(out, Exception):
+                    raise out
+                assert isinstance(out, Outcome)
                 log = f"{case.name}: exit {out.exit}\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}"
                 self.assertEqual(out.exit, case.exit, log)
                 self.assertNotIn("Traceback", out.stderr, log)

@@ -17,7 +17,11 @@ from torchrec_dlf import DLRM_DLF
 from torchrec_dlf.training.metrics import roc_auc
 
 FIELDS, IDS, DIM, BATCH, DENSE = 5, 40, 8, 256, 4
-STEPS, SEEDS, MIN_AUC = 250, range(10), 0.95
+# Learning the parity is a jump from AUC 0.5 to 1.0; the slowest of the 10 seeds jumps
+# between steps 120 and 150 (measured), a dead model never does. The default fusion
+# gets 10 seeds (a 1-in-3 failure passes all of them with p = 0.017), concat 6 (0.088).
+STEPS, MIN_AUC = 180, 0.95
+SEEDS = {"attention": range(10), "concat": range(6)}
 
 
 def _batch(generator: torch.Generator, size: int):
@@ -69,7 +73,7 @@ def _train(kind: str, fusion: str, seed: int) -> float:
 
 class PairwiseInteractionTaskTest(unittest.TestCase):
     def _every_seed_learns(self, kind: str, fusion: str) -> None:
-        aucs = {seed: _train(kind, fusion, seed) for seed in SEEDS}
+        aucs = {seed: _train(kind, fusion, seed) for seed in SEEDS[fusion]}
         failed = {s: round(a, 3) for s, a in aucs.items() if a < MIN_AUC}
         self.assertEqual(
             failed, {}, f"{kind}/{fusion}: seeds below AUC {MIN_AUC}: {failed}"
