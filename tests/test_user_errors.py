@@ -1,5 +1,6 @@
 import contextlib
 import io
+import os
 import unittest
 import unittest.mock
 
@@ -34,6 +35,19 @@ class CommandLineParserTest(unittest.TestCase):
             err.getvalue(),
             "error: argument --epochs: invalid int value: 'x' (see tool.py --help)\n",
         )
+
+    def test_error_prints_on_rank_zero_only(self) -> None:
+        for rank, printed in (("0", True), ("1", False)):
+            err = io.StringIO()
+            with (
+                unittest.mock.patch.dict(os.environ, {"RANK": rank}),
+                contextlib.redirect_stderr(err),
+                self.assertRaises(SystemExit) as stop,
+            ):
+                _parser().parse_args(["--bogus"])
+            self.assertEqual(stop.exception.code, USER_ERROR_EXIT)
+            self.assertEqual(err.getvalue().startswith("error: unrecognized"), printed)
+            self.assertEqual(bool(err.getvalue()), printed)
 
     def test_help_shows_every_default(self) -> None:
         text = _parser().format_help()

@@ -80,7 +80,13 @@ class CommandLineParser(argparse.ArgumentParser):
         return super().format_help()
 
     def error(self, message: str) -> NoReturn:
-        print(f"error: {message} (see {self.prog} --help)", file=sys.stderr, flush=True)
+        # The same command line reaches every rank of a job: rank 0 says it once.
+        if int(os.environ.get("RANK", "0")) == 0:
+            print(
+                f"error: {message} (see {self.prog} --help)",
+                file=sys.stderr,
+                flush=True,
+            )
         sys.exit(USER_ERROR_EXIT)
 
 
