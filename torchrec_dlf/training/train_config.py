@@ -21,8 +21,8 @@ class TrainConfig:
     ``lr_warmup_steps``, ``lr_decay_*``), the input (``batch_size``,
     ``test_batch_size``, ``shuffle_*``, ``drop_last``, ``seed``), output and
     observability (``output_dir``, ``run_name``, ``print_*``, ``log_every_n_steps``,
-    ``metrics_window_size``, ``gauc_field``, ``tensorboard``, ``profile``, ``gradient_norm_every``)
-    and checkpoints (``checkpoint_*``, ``keep_last_checkpoints``, ``resume``).
+    ``metrics_window_size``, ``gauc_field``, ``tensorboard``, ``profile``,
+    ``gradient_norm_every``) and checkpoints (``checkpoint_*``, ``keep_last_checkpoints``, ``resume``).
     """
 
     epochs: int = 1
