@@ -293,21 +293,12 @@ def _check_planner(args: argparse.Namespace, explicit: Set[str]) -> None:
         given.append("planner_storage_reservation")
     if given and values.get("sharding", "auto") != "auto":
         raise ConfigError(f"{_flag(given[0])} applies to --sharding auto only")
-    reservation = values.get("planner_storage_reservation")
     for name in ("planner_storage_reservation", *_PLANNER_FLAGS[2:]):
         value = values.get(name)
         if value is not None and not math.isfinite(value):
             raise ConfigError(f"{_flag(name)} must be a finite number, got {value}")
-    options = PlannerOptions(
-        compute_kernels=values.get("planner_compute_kernels"),
-        hbm_gb=values.get("planner_hbm_gb"),
-        ddr_gb=values.get("planner_ddr_gb"),
-        uvm_caching_load_factor=values.get("planner_uvm_caching_load_factor"),
-    )
-    if reservation is not None:
-        options.storage_reservation = reservation
     cpu = values.get("device", "auto") == "cpu"
-    options.check(torch.device("cpu" if cpu else "cuda"))
+    PlannerOptions.from_settings(values).check(torch.device("cpu" if cpu else "cuda"))
 
 
 def validate_train_args(

@@ -147,14 +147,7 @@ def build_training_model(
         fused_kwargs=fused_kwargs,
         embedding_l2=config.lookup_embedding_l2,
         dense_precision=config.dense_precision,
-        planner_options=PlannerOptions(
-            storage_reservation=config.planner_storage_reservation,
-            compute_kernels=config.planner_compute_kernels,
-            hbm_gb=config.planner_hbm_gb,
-            ddr_gb=config.planner_ddr_gb,
-            uvm_caching_load_factor=config.planner_uvm_caching_load_factor,
-            print_stats=config.print_sharding_plan,
-        ),
+        planner_options=PlannerOptions.from_settings(vars(config)),
     )
     if config.compile_interaction:
         compile_interaction_arch(sharded.unsharded)

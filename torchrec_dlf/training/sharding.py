@@ -5,7 +5,7 @@ import logging
 import sys
 import warnings
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Set, TextIO, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Set, TextIO, Union
 
 import torch
 import torch.distributed as dist
@@ -95,6 +95,23 @@ class PlannerOptions:
     ddr_gb: Optional[float] = None
     uvm_caching_load_factor: Optional[float] = None
     print_stats: bool = False
+
+    @classmethod
+    def from_settings(cls, values: Mapping[str, Any]) -> "PlannerOptions":
+        """The options of the training settings ``values`` (the ``planner_*`` flags and
+        ``print_sharding_plan`` by name, as `TrainConfig` and the parsed command line
+        hold them; a missing or None reservation is the default)."""
+        reservation = values.get("planner_storage_reservation")
+        return cls(
+            storage_reservation=DEFAULT_STORAGE_RESERVATION
+            if reservation is None
+            else reservation,
+            compute_kernels=values.get("planner_compute_kernels"),
+            hbm_gb=values.get("planner_hbm_gb"),
+            ddr_gb=values.get("planner_ddr_gb"),
+            uvm_caching_load_factor=values.get("planner_uvm_caching_load_factor"),
+            print_stats=bool(values.get("print_sharding_plan", False)),
+        )
 
     def check(self, device: torch.device) -> None:
         """One-line `ConfigError` for a value TorchRec cannot plan with on ``device``."""
