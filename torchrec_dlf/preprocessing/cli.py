@@ -8,6 +8,7 @@ the output is left as it was (exit status 143).
 """
 
 import argparse
+import gc
 import os
 import sys
 from typing import Callable, List, Optional
@@ -209,7 +210,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     process cleans up and exits 143 itself."""
     try:
         with sigterm_unwinds():
-            return run_command(lambda: run(argv))
+            status = run_command(lambda: run(argv))
+        # Frees what an error left behind (readers held by its traceback) while pyarrow
+        # is still whole, not in the interpreter's teardown, where freeing them can
+        # abort the process after the error line.
+        gc.collect()
+        return status
     except Terminated:
         print(
             "error: terminated (SIGTERM); temporary files removed",
