@@ -12,7 +12,7 @@ from tests.scripts import ROOT
 PACKAGE = os.path.join(ROOT, "torchrec_dlf")
 # Lowest first; the top-level name (module or subpackage) under torchrec_dlf/.
 LAYERS: List[Tuple[str, ...]] = [
-    ("version", "user_errors", "safe_output", "background_iterator"),
+    ("version", "user_errors", "safe_output", "background_iterator", "host_allocator"),
     ("modules",),
     (
         "models",

@@ -20,6 +20,8 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional
 
+from torchrec_dlf.host_allocator import host_allocator_mode, keep_freed_host_memory
+
 SCHEMA_VERSION = 1
 
 
@@ -138,6 +140,7 @@ def _host() -> Dict[str, Any]:
         "processor": platform.processor(),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
+        "host_allocator": host_allocator_mode(),
     }
 
 
@@ -205,6 +208,7 @@ def _report(result: Dict[str, Any], output_dir: str) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    keep_freed_host_memory()
 
     from torchrec_dlf.training.quiet import quiet_library_messages
 

@@ -34,6 +34,7 @@ from torchrec_dlf.benchmarks.machine_limits import (
     copy_bandwidth,
     random_gather_bandwidth,
 )
+from torchrec_dlf.host_allocator import host_allocator_mode, keep_freed_host_memory
 from torchrec_dlf.training.distributed import destroy_distributed, init_distributed
 from torchrec_dlf.training.quiet import quiet_library_messages
 
@@ -232,6 +233,7 @@ def _measure_all(bench: _Bench) -> Dict[str, Any]:
             "device_type": device.type,
             "cpus": os.cpu_count(),
             "threads": torch.get_num_threads(),
+            "host_allocator": host_allocator_mode(),
         },
         "byte_model": "forward: lookups x dim x 4; forward+backward: 3 x that (read, then "
         "read and write in the update); optimizer state not counted",
@@ -275,6 +277,7 @@ def _report(bench: _Bench, result: Dict[str, Any], output_dir: str) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    keep_freed_host_memory()
     quiet_library_messages()
     ctx = init_distributed(args.device)
     try:

@@ -22,6 +22,7 @@ import torch
 
 from torchrec_dlf.benchmarks.machine_limits import matmul_peak
 from torchrec_dlf.benchmarks.model_throughput import ModelShape, run_models
+from torchrec_dlf.host_allocator import host_allocator_mode, keep_freed_host_memory
 
 SCHEMA_VERSION = 1
 PRESETS: Dict[str, Dict[str, Any]] = {
@@ -215,6 +216,7 @@ def measure(args: argparse.Namespace) -> Dict[str, Any]:
             "cpus": os.cpu_count(),
             "threads": torch.get_num_threads(),
             "torch": torch.__version__,
+            "host_allocator": host_allocator_mode(),
         },
         "shape": asdict(shape),
         "precisions": precisions,
@@ -232,6 +234,7 @@ def measure(args: argparse.Namespace) -> Dict[str, Any]:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    keep_freed_host_memory()
     results = measure(args)
     _print_report(results)
     os.makedirs(args.output_dir, exist_ok=True)

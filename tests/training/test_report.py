@@ -27,7 +27,7 @@ METADATA = SimpleNamespace(
 )
 KEYS = [
     "run_name", "model", "train", "dataset", "parameters", "world_size", "device",
-    "backend", "sharding_plan", "steps", "epochs_completed", "train_samples",
+    "backend", "host_allocator", "sharding_plan", "steps", "epochs_completed", "train_samples",
     "train_seconds", "train_samples_per_second", "wall_seconds", "evaluations",
     "gradient_norms", "best_valid_step", "best_epoch", "valid", "test", "versions",
 ]  # fmt: skip

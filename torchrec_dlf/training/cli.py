@@ -7,6 +7,7 @@ from dataclasses import fields
 from typing import Any, Dict, List, Optional
 
 from torchrec_dlf.data.synthetic import SyntheticConfig, ensure_synthetic_dataset
+from torchrec_dlf.host_allocator import keep_freed_host_memory
 from torchrec_dlf.training.arguments import validate_train_args
 from torchrec_dlf.training.distributed import destroy_distributed, init_distributed
 from torchrec_dlf.training.job_logging import configure_logging
@@ -38,6 +39,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     checked before the process group starts; a `UserError` is the caller's to report
     (``launch/train.py`` prints it as one line and exits 2).
     """
+    keep_freed_host_memory()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.verbose:

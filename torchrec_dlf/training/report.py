@@ -12,6 +12,7 @@ import torchrec
 from torchrec.distributed.types import ShardingPlan
 
 from torchrec_dlf.data.metadata import DatasetMetadata
+from torchrec_dlf.host_allocator import host_allocator_mode
 from torchrec_dlf.safe_output import write_text_atomically
 from torchrec_dlf.training.distributed import DistributedContext
 from torchrec_dlf.training.gradient_norms import GradientNormTracker
@@ -124,6 +125,7 @@ def build_results(
         "world_size": ctx.world_size,
         "device": describe_device(ctx.device),
         "backend": ctx.backend,
+        "host_allocator": host_allocator_mode(),
         "sharding_plan": format_plan(plan),
         "steps": state.global_step,
         "epochs_completed": state.epoch,
