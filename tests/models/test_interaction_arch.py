@@ -61,6 +61,30 @@ class DLFInteractionArchTest(unittest.TestCase):
         )
         self.assertGreater((moved - empty).abs().max().item(), 1e-3)
 
+    def test_output_scale(self) -> None:
+        # scale_output divides the flattened tokens by sqrt(I), inside the last layer.
+        torch.manual_seed(2)
+        scaled = _arch()
+        plain = _arch(scale_output=False)
+        plain.load_state_dict(scaled.state_dict())
+        dense, sparse = _inputs()
+        torch.testing.assert_close(
+            scaled(dense_features=dense, sparse_features=sparse),
+            plain(dense_features=dense, sparse_features=sparse)
+            / scaled.output_dim**0.5,
+            rtol=1e-5,
+            atol=1e-6,
+        )
+
+    def test_bf16_autocast_from_fp32_embeddings(self) -> None:
+        # fp32 pooled embeddings beside a bf16 dense arch output: the tokens take the
+        # dense arch's dtype at the input, not fp32 by promotion.
+        arch = _arch()
+        dense, sparse = _inputs()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = arch(dense_features=dense.bfloat16(), sparse_features=sparse)
+        self.assertEqual(out.dtype, torch.bfloat16)
+
     def test_fx_trace_and_script(self) -> None:
         dense, sparse = _inputs()
         for kw in (

@@ -50,6 +50,38 @@ class DLFLayerTest(unittest.TestCase):
             expected = layer.norm(scale * streams + layer.residual(tokens))
             torch.testing.assert_close(layer(tokens, base), expected)
 
+    def test_output_scale_multiplies_the_normalised_output(self) -> None:
+        torch.manual_seed(4)
+        layer = _layer()
+        with torch.no_grad():
+            layer.norm.weight.normal_()
+            layer.norm.bias.normal_()
+            layer.branch_scale.fill_(0.5)
+        tokens = torch.randn(3, 5, 8, requires_grad=True)
+        base = torch.randn(3, 4, 8)
+        scaled = layer(tokens, base, 0.125)
+        plain = layer(tokens, base)
+        torch.testing.assert_close(scaled, 0.125 * plain, rtol=1e-6, atol=1e-6)
+        grad = torch.randn_like(plain)
+        (got,) = torch.autograd.grad(scaled, tokens, grad)
+        (want,) = torch.autograd.grad(0.125 * plain, tokens, grad)
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+
+    def test_bf16_autocast_keeps_tokens_bf16(self) -> None:
+        # Parameters meet the activations in their dtype: no promotion back to fp32
+        # between the layer's products (with either fusion and the gate).
+        for fusion in ("attention", "concat"):
+            with self.subTest(fusion=fusion):
+                layer = _layer(fusion=fusion)
+                tokens = torch.randn(4, 5, 8).bfloat16()
+                base = torch.randn(4, 4, 8).bfloat16()
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    out = layer(tokens, base, 0.5)
+                self.assertEqual(out.dtype, torch.bfloat16)
+                with torch.no_grad():
+                    fp32 = layer(tokens.float(), base.float(), 0.5)
+                torch.testing.assert_close(out.float(), fp32, rtol=0.05, atol=0.05)
+
     def test_starts_as_its_normalised_residual(self) -> None:
         layer = _layer().eval()
         tokens, base = torch.randn(2, 5, 8), torch.randn(2, 4, 8)

@@ -8,6 +8,8 @@ import torchrec
 from torchrec_dlf.modules.fused_stream_attention import (
     fold_stream_attention_weights,
     fused_stream_attention,
+    key_extension,
+    query_width,
 )
 from torchrec_dlf.modules.naf import NetworkAwareAttentionFusion
 
@@ -38,17 +40,20 @@ def _streams(num_streams: int, batch: int, tokens: int, dim: int) -> List[torch.
 class FusedStreamAttentionTest(unittest.TestCase):
     def test_equals_the_streamwise_blocks_forward_and_backward(self) -> None:
         torch.manual_seed(0)
-        for num_streams, heads, tags in [
-            (3, 2, True),
-            (3, 2, False),
-            (2, 4, True),
-            (3, 1, True),
-            (3, 8, False),
+        # D = 18: query columns padded with and without tags (18 + 3 -> 24, 18 -> 20).
+        for num_streams, heads, tags, dim in [
+            (3, 2, True, 16),
+            (3, 2, False, 16),
+            (2, 4, True, 16),
+            (3, 1, True, 16),
+            (3, 8, False, 16),
+            (3, 3, True, 18),
+            (3, 2, False, 18),
         ]:
-            with self.subTest(streams=num_streams, heads=heads, tags=tags):
-                fused, streamwise = _pair(num_streams, 5, 16, heads, tags)
+            with self.subTest(streams=num_streams, heads=heads, tags=tags, dim=dim):
+                fused, streamwise = _pair(num_streams, 5, dim, heads, tags)
                 self.assertTrue(fused.fused)
-                streams = _streams(num_streams, 7, 5, 16)
+                streams = _streams(num_streams, 7, 5, dim)
                 out = fused(streams)
                 expected = streamwise(streams)
                 torch.testing.assert_close(out, expected, rtol=0, atol=1e-6)
@@ -126,12 +131,31 @@ class FusedStreamAttentionTest(unittest.TestCase):
         query_map, value_output = fold_stream_attention_weights(
             weights, weights, weights, weights, tags, h
         )
-        self.assertEqual(query_map.shape, (s, d, h * (d + s)))
+        # D + S = 11 query columns per head, padded with zeros to 12.
+        self.assertEqual(query_map.shape, (s, d, h * 12))
         self.assertEqual(value_output.shape, (s, h * d, d))
+        per_head = query_map.view(s, d, h, 12)
+        self.assertTrue(torch.all(per_head[..., d + s :] == 0))
+        self.assertFalse(torch.all(per_head[..., : d + s] == 0))
         query_map, _ = fold_stream_attention_weights(
             weights, weights, weights, weights, None, h
         )
         self.assertEqual(query_map.shape, (s, d, h * d))
+
+    def test_query_width_and_key_rows(self) -> None:
+        self.assertEqual(query_width(64, 3, True), 68)
+        self.assertEqual(query_width(16, 2, True), 20)
+        self.assertEqual(query_width(64, 3, False), 64)
+        self.assertEqual(query_width(18, 3, False), 20)
+        rows = key_extension(3, 2, 64, True)
+        assert rows is not None
+        expected = torch.zeros(4, 6)
+        expected[0, :2] = expected[1, 2:4] = expected[2, 4:] = 1.0
+        torch.testing.assert_close(rows, expected, rtol=0, atol=0)
+        self.assertIsNone(key_extension(3, 2, 64, False))
+        padding = key_extension(3, 2, 18, False)
+        assert padding is not None
+        torch.testing.assert_close(padding, torch.zeros(2, 6), rtol=0, atol=0)
 
     def test_function_matches_module(self) -> None:
         torch.manual_seed(0)

@@ -107,11 +107,16 @@ class DLFInteractionArch(nn.Module):
             dense_tokens = dense_features.reshape(
                 -1, self._num_dense_tokens, self._embedding_dim
             )
-            base = torch.cat((dense_tokens, sparse_features), dim=1)
+            # In the dense arch's dtype (bf16 under autocast): the layers' tokens stay
+            # in it instead of being promoted back to the embeddings' fp32.
+            base = torch.cat(
+                (dense_tokens, sparse_features.to(dense_tokens.dtype)), dim=1
+            )
         else:
             base = sparse_features
         tokens = base
-        for layer in self.layers:
-            tokens = layer(tokens, base)
-        flat = tokens.reshape(-1, self._num_output_tokens * self._embedding_dim)
-        return flat * self._output_scale
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            # The last layer applies the output scale inside its LayerNorm.
+            tokens = layer(tokens, base, self._output_scale if i == last else 1.0)
+        return tokens.reshape(-1, self._num_output_tokens * self._embedding_dim)

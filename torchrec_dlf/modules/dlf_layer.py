@@ -4,6 +4,7 @@ and implicit streams plus a gated residual) followed by NAF fusion."""
 from typing import Any, Dict, List, Optional
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from torchrec_dlf.modules.dlf_config import DLFConfig
@@ -94,6 +95,7 @@ class DLFLayer(nn.Module):
             num_input_tokens, self.num_output_tokens, embedding_dim, c.gate
         )
         self.norm = nn.LayerNorm(embedding_dim)
+        self._norm_shape: List[int] = [embedding_dim]
         self.branch_scale_enabled = c.branch_scale
         # Zero-initialised: the layer starts as LayerNorm(residual).
         self.branch_scale = nn.Parameter(torch.zeros(1), requires_grad=c.branch_scale)
@@ -126,14 +128,18 @@ class DLFLayer(nn.Module):
         parts["residual"] = self.residual
         return parts
 
-    def forward(self, tokens: torch.Tensor, base_tokens: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, tokens: torch.Tensor, base_tokens: torch.Tensor, output_scale: float = 1.0
+    ) -> torch.Tensor:
         """
         Args:
             tokens (torch.Tensor): E^(l), B x n_l x D.
             base_tokens (torch.Tensor): E^(1), B x n_1 x D.
+            output_scale (float): multiplies the output (the arch's output scaling,
+                applied by the last layer's LayerNorm).
 
         Returns:
-            torch.Tensor: E^(l+1), B x n_(l+1) x D.
+            torch.Tensor: output_scale * E^(l+1), B x n_(l+1) x D.
         """
         streams: List[torch.Tensor] = []
         if self.low_order_enabled:
@@ -150,5 +156,13 @@ class DLFLayer(nn.Module):
         streams.append(self.implicit(tokens))
         fused = self.fusion(streams)
         if self.branch_scale_enabled:
-            fused = fused * self.branch_scale
-        return self.norm(fused + self.residual(tokens))
+            fused = fused * self.branch_scale.to(fused.dtype)
+        # The output scale goes through the LayerNorm's affine map (D-wide products):
+        # one pass over the tokens, not two.
+        return F.layer_norm(
+            fused + self.residual(tokens),
+            self._norm_shape,
+            self.norm.weight * output_scale,
+            self.norm.bias * output_scale,
+            self.norm.eps,
+        )

@@ -11,6 +11,7 @@ from torchrec_dlf.modules.dlf_config import DLFConfig
 from torchrec_dlf.modules.fused_stream_attention import (
     fold_stream_attention_weights,
     fused_stream_attention,
+    key_extension,
 )
 
 # Leaves for fx tracing (their shapes are read as ints); scripted as they are.
@@ -121,7 +122,7 @@ class StreamAttentionBlock(nn.Module):
         num_tokens = stream_of_token.size(0)
         keys = self.key(tokens)
         if self.stream_tags:
-            keys = keys + self.network_embedding[stream_of_token]
+            keys = keys + self.network_embedding[stream_of_token].to(keys.dtype)
         q = self.query(queries).reshape(
             -1, self._num_query_tokens, self._num_heads, self._head_dim
         )
@@ -203,11 +204,15 @@ class NetworkAwareAttentionFusion(nn.Module):
             torch.arange(num_streams), torch.tensor(stream_num_tokens)
         )
         self.register_buffer("stream_of_token", stream_of_token, persistent=False)
-        # S x n: the fused path's keys see the stream tags through this one-hot map.
+        # (q - D) x n: rows the fused path appends to the keys (stream one-hots for the
+        # tags, zero padding); an empty placeholder keeps it scriptable when q = D.
+        rows = (
+            key_extension(num_streams, stream_num_tokens[0], embedding_dim, stream_tags)
+            if self.fused
+            else None
+        )
         self.register_buffer(
-            "stream_one_hot",
-            F.one_hot(stream_of_token, num_streams).t().float(),
-            persistent=False,
+            "key_rows", torch.empty(0) if rows is None else rows, persistent=False
         )
 
     def forward(self, streams: List[torch.Tensor]) -> torch.Tensor:
@@ -245,10 +250,11 @@ class NetworkAwareAttentionFusion(nn.Module):
             bias.append(block.output.bias)
             tags.append(block.network_embedding)
         stream_tags: Optional[List[torch.Tensor]] = None
-        stream_one_hot: Optional[torch.Tensor] = None
         if self.stream_tags:
             stream_tags = tags
-            stream_one_hot = self.stream_one_hot
+        key_rows: Optional[torch.Tensor] = None
+        if self.key_rows.numel() > 0:
+            key_rows = self.key_rows
         query_map, value_output = fold_stream_attention_weights(
             query, key, value, output, stream_tags, self._num_heads
         )
@@ -258,7 +264,7 @@ class NetworkAwareAttentionFusion(nn.Module):
             query_map,
             value_output,
             torch.stack(bias),
-            stream_one_hot,
+            key_rows,
             self._num_heads,
             self._dropout if self.training else 0.0,
         )

@@ -57,5 +57,6 @@ class TokenMixingBlock(nn.Module):
         """
         mixed = torch.matmul(self.weight, tokens)
         if self._activation:
-            mixed = torch.relu(mixed + self.bias)
+            # The bias in the activations' dtype: a bf16 product stays bf16.
+            mixed = torch.relu(mixed + self.bias.to(mixed.dtype))
         return mixed
