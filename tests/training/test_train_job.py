@@ -30,6 +30,7 @@ from torchrec_dlf.inference.checkpoint_model import (
 from torchrec_dlf.training.lr_schedule import LRSchedule
 from torchrec_dlf.training.metrics import roc_auc
 from torchrec_dlf.training.model_factory import build_train_model
+from torchrec_dlf.training.step_breakdown import PARTS, step_breakdown
 
 DATA = SyntheticConfig(
     train_rows=2560,
@@ -194,6 +195,14 @@ class TrainJobTest(unittest.TestCase):
             trace = json.load(f)
         self.assertTrue(
             any("ProfilerStep" in e.get("name", "") for e in trace["traceEvents"])
+        )
+        # The trace splits into the parts of a step, and they add up to it.
+        parts = step_breakdown(trace)
+        self.assertGreaterEqual(parts["steps"], 1)
+        for part in ("embedding", "dense_forward", "dense_backward", "optimizer"):
+            self.assertGreater(parts[part], 0.0, part)
+        self.assertAlmostEqual(
+            sum(parts[p] for p in PARTS), parts["step_seconds"], places=6
         )
 
     def test_resume_continues_the_schedule_exactly(self) -> None:
