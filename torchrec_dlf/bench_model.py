@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import sys
 from dataclasses import asdict
 from typing import Any, Dict, List, Optional
@@ -96,6 +97,13 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
         "(rows <name>+compiled), e.g. dlf",
     )
     p.add_argument("--steps", type=int, default=None)
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure every model this many times in turn; rows and ratios are the "
+        "medians over rounds (each ratio taken within its round), for noisy hosts",
+    )
     p.add_argument("--output_dir", default=os.path.join("results", "bench_model"))
     return p.parse_args(argv)
 
@@ -179,6 +187,21 @@ def _print_report(results: Dict[str, Any]) -> None:
         print(f"  {key}: {value:.2f}")
 
 
+def _median_round(rounds: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Per model and precision, the record of the round with the median training rate
+    (the lower middle one for an even count)."""
+    models: Dict[str, Any] = {}
+    for name, per_precision in rounds[0].items():
+        models[name] = {}
+        for precision in per_precision:
+            records = sorted(
+                (r[name][precision] for r in rounds),
+                key=lambda m: m["train"]["samples_per_s"],
+            )
+            models[name][precision] = records[(len(records) - 1) // 2]
+    return models
+
+
 def measure(args: argparse.Namespace) -> Dict[str, Any]:
     """Every model of the preset, with the machine's matmul peak: the JSON document."""
     preset = PRESETS[args.preset]
@@ -190,17 +213,27 @@ def measure(args: argparse.Namespace) -> Dict[str, Any]:
         "fp32": matmul_peak(device, torch.float32),
         "bf16": matmul_peak(device, torch.bfloat16),
     }
-    models = run_models(
-        shape,
-        device,
-        precisions,
-        preset["warmup"],
-        steps,
-        args.compile,
-        args.models.split(",") if args.models else None,
-        args.compiled_models.split(",") if args.compiled_models else None,
-    )
-    _add_fractions_of_peak(models, peaks)
+    if args.rounds < 1:
+        raise SystemExit(f"--rounds must be at least 1, got {args.rounds}")
+    rounds = []
+    for _ in range(args.rounds):
+        measured = run_models(
+            shape,
+            device,
+            precisions,
+            preset["warmup"],
+            steps,
+            args.compile,
+            args.models.split(",") if args.models else None,
+            args.compiled_models.split(",") if args.compiled_models else None,
+        )
+        _add_fractions_of_peak(measured, peaks)
+        rounds.append(measured)
+    models = _median_round(rounds)
+    round_ratios = [_ratios(m, precisions) for m in rounds]
+    ratios = {
+        key: statistics.median(r[key] for r in round_ratios) for key in round_ratios[0]
+    }
     device_name = (
         torch.cuda.get_device_name(device)
         if device.type == "cuda"
@@ -222,8 +255,10 @@ def measure(args: argparse.Namespace) -> Dict[str, Any]:
         "precisions": precisions,
         "compiled": args.compile,
         "matmul_peak": peaks,
+        "rounds": args.rounds,
         "models": models,
-        "ratios": _ratios(models, precisions),
+        "ratios": ratios,
+        "ratios_by_round": round_ratios,
         "targets": {
             "dlf_vs_reference_train_fp32": 0.6,
             "dlf_bf16_vs_reference_fp32_train": 1.75,
