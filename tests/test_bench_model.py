@@ -97,3 +97,13 @@ class BenchModelRoundsTest(unittest.TestCase):
         by_round = sorted(r[key] for r in result["ratios_by_round"])
         self.assertEqual(len(by_round), 3)
         self.assertEqual(result["ratios"][key], by_round[1])
+
+
+class BenchModelArgumentsTest(unittest.TestCase):
+    def test_rounds_below_one_is_refused_before_measuring(self) -> None:
+        from torchrec_dlf.bench_model import parse_args
+
+        with self.assertRaises(SystemExit) as raised:
+            parse_args(["--rounds", "0"])
+        self.assertEqual(raised.exception.code, 2)
+        self.assertEqual(parse_args(["--rounds", "2"]).rounds, 2)

@@ -105,7 +105,10 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
         "medians over rounds (each ratio taken within its round), for noisy hosts",
     )
     p.add_argument("--output_dir", default=os.path.join("results", "bench_model"))
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.rounds < 1:
+        p.error(f"--rounds must be at least 1, got {args.rounds}")
+    return args
 
 
 def _add_fractions_of_peak(
@@ -213,8 +216,6 @@ def measure(args: argparse.Namespace) -> Dict[str, Any]:
         "fp32": matmul_peak(device, torch.float32),
         "bf16": matmul_peak(device, torch.bfloat16),
     }
-    if args.rounds < 1:
-        raise SystemExit(f"--rounds must be at least 1, got {args.rounds}")
     rounds = []
     for _ in range(args.rounds):
         measured = run_models(
